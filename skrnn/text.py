@@ -1,0 +1,268 @@
+"""Text handling for both estimators: the one place where strings become ids.
+
+* :func:`check_documents` validates what users pass as ``X`` (a string, a list,
+  a NumPy array or a pandas Series of strings) and returns a list of ``str``.
+* :class:`CharVocabulary` maps characters to small integer ids for the NumPy
+  character model. The encoded corpus costs one byte per character for
+  vocabularies of up to 256 symbols and two bytes up to 65,536.
+* :class:`WordTokenizer` turns raw reviews into word-id sequences for the
+  Keras classifier: lower-casing, HTML line breaks (``<br />``) removed, and a
+  vocabulary of the most frequent tokens.
+
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["check_documents", "CharVocabulary", "WordTokenizer", "PAD_ID", "OOV_ID"]
+
+
+def check_documents(X, *, allow_single_string=False, name="X"):
+    """Validate text input and return it as a list of ``str``.
+
+    Parameters
+    ----------
+    X : str or iterable of str
+        A list, tuple, NumPy array (``str`` or ``object`` dtype) or pandas
+        Series of documents. A single string is accepted only when
+        ``allow_single_string`` is true, and becomes a one-document list.
+    allow_single_string : bool, default=False
+        Whether a lone string is one document (character models) or an error
+        (classifiers, where it is almost always a mistake).
+    name : str, default="X"
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    documents : list of str
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not iterable, or an element is not a string.
+    ValueError
+        If ``X`` is a lone string where documents are expected, is empty, or is
+        a 2-D array.
+    """
+    if isinstance(X, (str, np.str_)):
+        if allow_single_string:
+            return [str(X)]
+        raise ValueError(
+            f"{name} must be an iterable of documents (e.g. a list of strings), got a "
+            f"single string. Wrap it in a list: [{name}]."
+        )
+    if isinstance(X, (bytes, bytearray)):
+        raise TypeError(f"{name} must contain str, got bytes; decode it first, e.g. X.decode('utf-8').")
+    if hasattr(X, "ndim") and getattr(X, "ndim") != 1:
+        raise ValueError(f"{name} must be one-dimensional (one document per entry), got shape {X.shape}.")
+    if not isinstance(X, Iterable):
+        raise TypeError(f"{name} must be a string or an iterable of strings, got {type(X).__name__}.")
+    documents = list(X.tolist() if hasattr(X, "tolist") else X)
+    if not documents:
+        raise ValueError(f"{name} is empty: at least one document is required.")
+    for i, doc in enumerate(documents):
+        if not isinstance(doc, str):
+            raise TypeError(
+                f"{name}[{i}] is {type(doc).__name__}, not str: every document must be a string."
+            )
+    return documents
+
+
+def _smallest_id_dtype(n_symbols):
+    if n_symbols <= 256:
+        return np.dtype(np.uint8)
+    if n_symbols <= 65536:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+def _codepoints(text):
+    # UTF-32 gives one fixed-width code point per character, so NumPy can work
+    # on the text without a Python-level loop over characters.
+    return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+
+
+class CharVocabulary:
+    """Sorted set of characters with vectorised encoding and decoding.
+
+    Characters are sorted by code point, so the same text always gives the same
+    ids. Characters that were not seen by :meth:`fit` are dropped by
+    :meth:`encode` with a single warning per call that names them: they never
+    raise ``KeyError``.
+
+    Parameters
+    ----------
+    chars : iterable of str, optional
+        The characters, e.g. restored from a saved model. Use :meth:`fit` to
+        learn them from text.
+
+    Attributes
+    ----------
+    chars : list of str
+        The characters, sorted; ``chars[i]`` has id ``i``.
+    dtype : numpy.dtype
+        ``uint8`` for up to 256 characters, ``uint16`` up to 65,536.
+    """
+
+    # Corpora are encoded in chunks so that a 100 MB text never needs a 4-byte
+    # code point copy of itself.
+    _chunk_chars = 1 << 20
+
+    def __init__(self, chars=()):
+        self.chars = sorted(set(chars))
+        self._build()
+
+    def _build(self):
+        self._codepoints = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+        self.dtype = _smallest_id_dtype(len(self.chars))
+
+    def fit(self, documents):
+        """Learn the sorted set of characters in ``documents`` (list of str)."""
+        seen = np.zeros(0, dtype=np.uint32)
+        for doc in documents:
+            for start in range(0, len(doc), self._chunk_chars):
+                chunk = _codepoints(doc[start : start + self._chunk_chars])
+                seen = np.union1d(seen, chunk)
+        if seen.size == 0:
+            raise ValueError("The text is empty: a character vocabulary needs at least one character.")
+        self.chars = [chr(c) for c in seen.tolist()]
+        self._build()
+        return self
+
+    def __len__(self):
+        return len(self.chars)
+
+    def __eq__(self, other):
+        return isinstance(other, CharVocabulary) and self.chars == other.chars
+
+    def encode(self, text, *, warn=True):
+        """Encode one string as an array of ids, dropping unknown characters.
+
+        Parameters
+        ----------
+        text : str
+        warn : bool, default=True
+            Emit one ``UserWarning`` naming the unknown characters, if any.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_known_chars,), dtype ``self.dtype``
+        """
+        pieces, unknown = [], set()
+        for start in range(0, len(text), self._chunk_chars):
+            cps = _codepoints(text[start : start + self._chunk_chars])
+            pos = np.searchsorted(self._codepoints, cps)
+            pos_clipped = np.minimum(pos, len(self._codepoints) - 1)
+            known = self._codepoints[pos_clipped] == cps
+            if not known.all():
+                unknown.update(chr(c) for c in np.unique(cps[~known]).tolist())
+                pos_clipped = pos_clipped[known]
+            pieces.append(pos_clipped.astype(self.dtype))
+        if unknown and warn:
+            shown = "".join(sorted(unknown))[:40]
+            warnings.warn(
+                f"{len(unknown)} character(s) not in the vocabulary were skipped: {shown!r}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not pieces:
+            return np.zeros(0, dtype=self.dtype)
+        return np.concatenate(pieces)
+
+    def decode(self, ids):
+        """Turn an iterable of ids back into a string."""
+        ids = np.asarray(ids, dtype=np.intp)
+        return self._codepoints[ids].astype("<u4").tobytes().decode("utf-32-le")
+
+
+# Ids 0 and 1 are reserved, as in keras.datasets.imdb: 0 pads, 1 stands for any
+# word outside the vocabulary.
+PAD_ID = 0
+OOV_ID = 1
+
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Words (with inner apostrophes: "don't") plus "!" and "?", which carry sentiment.
+_TOKEN = re.compile(r"\w+(?:'\w+)*|[!?]")
+
+
+class WordTokenizer:
+    """Word-level tokenizer with a frequency-ranked vocabulary.
+
+    Text is lower-cased (optional), HTML line breaks such as ``<br />`` become
+    spaces, and tokens are runs of word characters (keeping inner apostrophes)
+    plus ``!`` and ``?``. Ids: ``0`` pads, ``1`` is any out-of-vocabulary word,
+    and ``2 ..`` are the vocabulary's words from most to least frequent (ties
+    broken alphabetically, so fitting is deterministic).
+
+    Parameters
+    ----------
+    max_features : int, default=20000
+        Size of the id space, reserved ids included: the vocabulary keeps the
+        ``max_features - 2`` most frequent tokens. This is the embedding's
+        ``input_dim``.
+    lowercase : bool, default=True
+        Lower-case text before tokenizing.
+
+    Attributes
+    ----------
+    vocabulary : dict of str to int
+        Token to id, for ids ``2 ..``.
+    """
+
+    def __init__(self, max_features=20000, lowercase=True):
+        self.max_features = max_features
+        self.lowercase = lowercase
+        self.vocabulary = {}
+
+    def tokenize(self, text):
+        """Split one raw document into tokens."""
+        text = _HTML_BREAK.sub(" ", text)
+        if self.lowercase:
+            text = text.lower()
+        return _TOKEN.findall(text)
+
+    def fit(self, documents):
+        """Learn the vocabulary from raw documents (list of str)."""
+        self._fit_tokens([self.tokenize(doc) for doc in documents])
+        return self
+
+    def _fit_tokens(self, token_lists):
+        counts = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        n_words = max(int(self.max_features) - 2, 0)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n_words]
+        self.vocabulary = {word: i + 2 for i, (word, _) in enumerate(ranked)}
+
+    def _encode_tokens(self, token_lists):
+        get = self.vocabulary.get
+        return [np.fromiter((get(t, OOV_ID) for t in tokens), dtype=np.int32, count=len(tokens)) for tokens in token_lists]
+
+    def encode(self, documents):
+        """Encode raw documents as a list of int32 id arrays (unpadded)."""
+        return self._encode_tokens([self.tokenize(doc) for doc in documents])
+
+    def fit_encode(self, documents):
+        """Fit on ``documents`` and encode them, tokenizing only once."""
+        token_lists = [self.tokenize(doc) for doc in documents]
+        self._fit_tokens(token_lists)
+        return self._encode_tokens(token_lists)
+
+    def to_config(self):
+        """A JSON-serialisable description, including the vocabulary."""
+        words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        return {"max_features": int(self.max_features), "lowercase": bool(self.lowercase), "words": words}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild a fitted tokenizer from :meth:`to_config`'s output."""
+        tokenizer = cls(max_features=config["max_features"], lowercase=config["lowercase"])
+        tokenizer.vocabulary = {word: i + 2 for i, word in enumerate(config["words"])}
+        return tokenizer
