@@ -1,0 +1,229 @@
+"""Benchmark LSTMSentimentClassifier on IMDB (official 25k/25k split).
+
+Measures, in one run:
+
+1. tokenization: ``WordTokenizer.fit_encode`` on the 25,000 training reviews;
+2. the default estimator: ``LSTMSentimentClassifier(random_state=0).fit`` on
+   raw text (wall time, epochs, test accuracy) and ``predict`` throughput on the
+   25,000 test reviews;
+3. wrapper overhead: one epoch of the estimator on pre-tokenized ids against
+   the same Keras model (same seed, same length-bucketed batches) trained
+   directly with ``model.fit``, alternated, medians reported;
+4. memory: resident memory growth over 10 consecutive small fits.
+
+Run it under the CPU lock on the shared 2-core machine::
+
+    flock /tmp/skrnn-cpu.lock .venv/bin/python benchmarks/bench_sentiment.py
+    flock /tmp/skrnn-cpu.lock .venv/bin/python benchmarks/bench_sentiment.py --quick
+
+``--quick`` uses 2,000 training and 2,000 test reviews and one epoch (a smoke
+run, not a measurement). Results go to stdout as a table and, with ``--json``,
+to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def subsample(texts, labels, n):
+    if n is None or n >= len(texts):
+        return texts, labels
+    # load_imdb alternates classes, so a prefix is balanced.
+    return texts[:n], labels[:n]
+
+
+def bench_overhead(train_ids, y, params, *, rounds, seed=0):
+    """One epoch through the estimator vs the same Keras model trained directly."""
+    from skrnn import LSTMSentimentClassifier
+    from skrnn.keras_model import BucketedBatches, build_model
+
+    params = {**params, "max_iter": 1, "early_stopping": False, "random_state": seed, "verbose": 0}
+    est = LSTMSentimentClassifier(**params)
+    # Warm-up (TensorFlow start-up, first tracing of this architecture).
+    LSTMSentimentClassifier(**{**params}).fit(train_ids[:256], y[:256])
+
+    def wrapper():
+        return timed(est.fit, train_ids, y)[1]
+
+    def direct():
+        t0 = time.perf_counter()
+        seqs = []
+        for s in train_ids:
+            s = np.asarray(s, dtype=np.int32)
+            if params["maxlen"] is not None and len(s) > params["maxlen"]:
+                s = s[: params["maxlen"]] if params["truncating"] == "post" else s[-params["maxlen"] :]
+            seqs.append(s)
+        model = build_model(
+            n_outputs=1,
+            max_features=params["max_features"],
+            embedding_dim=params["embedding_dim"],
+            hidden_size=params["hidden_size"],
+            n_layers=params["n_layers"],
+            bidirectional=params["bidirectional"],
+            dropout=params["dropout"],
+            recurrent_dropout=params["recurrent_dropout"],
+            embedding_dropout=params["embedding_dropout"],
+            pooling=params["pooling"],
+            learning_rate=params["learning_rate"],
+            seed=seed,
+        )
+        batches = BucketedBatches(seqs, y.astype(np.float32), batch_size=params["batch_size"], shuffle=True, seed=seed)
+        model.fit(batches.dataset(), epochs=1, verbose=0, shuffle=False)
+        elapsed = time.perf_counter() - t0
+        del model
+        gc.collect()
+        return elapsed
+
+    times = {"wrapper": [], "direct": []}
+    for r in range(rounds):
+        order = (("wrapper", wrapper), ("direct", direct)) if r % 2 == 0 else (("direct", direct), ("wrapper", wrapper))
+        for name, fn in order:
+            times[name].append(fn())
+    return times
+
+
+def bench_memory(texts, labels, n_fits=10):
+    from skrnn import LSTMSentimentClassifier
+
+    clf = LSTMSentimentClassifier(max_iter=1, maxlen=100, random_state=0, hidden_size=32, embedding_dim=32)
+    for _ in range(2):
+        clf.fit(texts, labels).predict(texts)
+    gc.collect()
+    start = rss_mib()
+    curve = []
+    for _ in range(n_fits):
+        clf.fit(texts, labels).predict(texts)
+        gc.collect()
+        curve.append(rss_mib())
+    return start, curve
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run on 2,000 + 2,000 reviews, one epoch")
+    parser.add_argument("--data-home", default=None, help="IMDB location (default: SKRNN_DATA, else ~/skrnn_data)")
+    parser.add_argument("--n-train", type=int, default=None, help="training reviews (default: all 25,000)")
+    parser.add_argument("--n-test", type=int, default=None, help="test reviews (default: all 25,000)")
+    parser.add_argument("--overhead-reviews", type=int, default=12500, help="reviews for the overhead epochs")
+    parser.add_argument("--overhead-rounds", type=int, default=2)
+    parser.add_argument("--skip-default-fit", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    from skrnn import LSTMSentimentClassifier
+    from skrnn.datasets import load_imdb
+    from skrnn.sentiment import _keras_model_module
+    from skrnn.text import WordTokenizer
+
+    n_train, n_test = args.n_train, args.n_test
+    fit_params = {}
+    if args.quick:
+        n_train, n_test = n_train or 2000, n_test or 2000
+        fit_params = {"max_iter": 1}
+        args.overhead_reviews = min(args.overhead_reviews, 1000)
+        args.overhead_rounds = 1
+
+    train_texts, y_train = subsample(*load_imdb("train", data_home=args.data_home), n_train)
+    test_texts, y_test = subsample(*load_imdb("test", data_home=args.data_home), n_test)
+    results = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "n_train": len(train_texts),
+        "n_test": len(test_texts),
+        "quick": args.quick,
+    }
+
+    # 1. Tokenization (pure Python + regex, no TensorFlow).
+    tokenizer = WordTokenizer(max_features=LSTMSentimentClassifier().max_features)
+    train_ids, t_tok = timed(tokenizer.fit_encode, train_texts)
+    results["tokenize_fit_encode_s"] = t_tok
+    print(f"tokenize: fit_encode {len(train_texts)} reviews in {t_tok:.2f} s", flush=True)
+
+    # Import TensorFlow now (quietly, as the estimator does) so it is not counted in the fit.
+    km = _keras_model_module()
+    import tensorflow as tf
+
+    results["versions"] = {"tensorflow": tf.__version__, "keras": km.keras.__version__}
+
+    # 2. Default estimator on raw text.
+    if not args.skip_default_fit:
+        clf = LSTMSentimentClassifier(random_state=0, **fit_params)
+        _, t_fit = timed(clf.fit, train_texts, y_train)
+        pred, t_pred = timed(clf.predict, test_texts)
+        acc = float(np.mean(pred == y_test))
+        results.update(
+            default_fit_s=t_fit,
+            default_epochs=clf.n_iter_,
+            default_best_epoch=clf.best_epoch_,
+            default_test_accuracy=acc,
+            predict_s=t_pred,
+            predict_reviews_per_s=len(test_texts) / t_pred,
+            history=clf.history_,
+        )
+        print(
+            f"default fit: {t_fit:.1f} s, {clf.n_iter_} epochs (best {clf.best_epoch_}), "
+            f"test accuracy {acc:.4f}; predict {len(test_texts) / t_pred:.0f} reviews/s",
+            flush=True,
+        )
+        del clf
+        gc.collect()
+
+    # 3. Wrapper overhead on the same token ids.
+    n_over = min(args.overhead_reviews, len(train_ids))
+    params = LSTMSentimentClassifier().get_params()
+    times = bench_overhead(train_ids[:n_over], y_train[:n_over], params, rounds=args.overhead_rounds)
+    w, d = statistics.median(times["wrapper"]), statistics.median(times["direct"])
+    results.update(overhead_reviews=n_over, overhead_times=times, overhead_ratio=w / d)
+    print(f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch -> ratio {w / d:.3f}", flush=True)
+
+    # 4. Memory over 10 consecutive fits (small data).
+    start, curve = bench_memory(train_texts[:400], y_train[:400])
+    results.update(memory_start_mib=start, memory_curve_mib=curve, memory_growth_mib=curve[-1] - start)
+    print(f"memory: {start:.0f} MiB -> {curve[-1]:.0f} MiB over 10 fits", flush=True)
+
+    rows = [
+        ("tokenize 25k train reviews (fit_encode)", f"{t_tok:.2f} s", "<= 5 s"),
+    ]
+    if not args.skip_default_fit:
+        rows += [
+            ("default fit (raw text, incl. tokenization)", f"{results['default_fit_s']:.0f} s ({results['default_epochs']} epochs)", "<= 600 s"),
+            ("default test accuracy", f"{results['default_test_accuracy']:.4f}", ">= 0.89"),
+            ("predict throughput", f"{results['predict_reviews_per_s']:.0f} reviews/s", ">= 1000"),
+        ]
+    rows += [
+        (f"wrapper / direct Keras, 1 epoch on {n_over} reviews", f"{w / d:.3f} ({w:.1f} s / {d:.1f} s)", "<= 1.05"),
+        ("RSS growth over 10 fits", f"{curve[-1] - start:+.1f} MiB", "bounded"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'measure':<{width}}  {'result':<28}  bar")
+    for name, value, bar in rows:
+        print(f"{name:<{width}}  {value:<28}  {bar}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=float)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

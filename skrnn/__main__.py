@@ -1,0 +1,8 @@
+"""``python -m skrnn``: the same as the ``skrnn`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

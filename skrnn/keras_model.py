@@ -1,0 +1,389 @@
+"""Building the Keras LSTM text classifier used by :class:`~skrnn.LSTMSentimentClassifier`.
+
+This module imports Keras (and so TensorFlow) at the top: the estimator imports
+it only when it fits, predicts or loads a model, so ``import skrnn`` stays light.
+
+The network, from token ids to class scores::
+
+    int32 ids (batch, time), 0 = padding
+      -> Embedding(max_features, embedding_dim, mask_zero=True)
+      -> SpatialDropout1D(embedding_dropout)           (whole embedding channels)
+      -> n_layers x [Bidirectional] LSTM(hidden_size, dropout, recurrent_dropout)
+      -> MaskedSequencePooling(pooling)               (max / mean over real tokens)
+      -> Dense(1, sigmoid) for two classes, Dense(n_classes, softmax) otherwise
+
+Padding is on the right and masked, so the recurrent state and the pooled
+features never see pad tokens. Without recurrent dropout the LSTM keeps
+Keras's fused implementation (cuDNN on a GPU).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["MaskedSequencePooling", "build_model", "POOLING_MODES"]
+
+POOLING_MODES = ("last", "max", "mean", "max_mean")
+
+
+@keras.saving.register_keras_serializable(package="skrnn")
+class MaskedSequencePooling(keras.layers.Layer):
+    """Pool a masked sequence ``(batch, time, features)`` over time.
+
+    Only unmasked steps count: ``"max"`` takes the per-feature maximum,
+    ``"mean"`` the average, ``"max_mean"`` concatenates both (twice the
+    features). Without a mask every step counts. A sequence whose steps are
+    all masked pools to zeros.
+
+    Parameters
+    ----------
+    mode : {"max", "mean", "max_mean"}, default="max_mean"
+    """
+
+    def __init__(self, mode="max_mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("max", "mean", "max_mean"):
+            raise ValueError(f"mode must be 'max', 'mean' or 'max_mean', got {mode!r}.")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        mask = ops.cast(mask, "bool")
+        fmask = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+        pooled = []
+        if self.mode in ("max", "max_mean"):
+            very_negative = ops.cast(-1e9, inputs.dtype)
+            masked = ops.where(ops.expand_dims(mask, -1), inputs, very_negative)
+            maximum = ops.max(masked, axis=1)
+            any_step = ops.cast(ops.any(mask, axis=1, keepdims=True), inputs.dtype)
+            pooled.append(maximum * any_step)
+        if self.mode in ("mean", "max_mean"):
+            total = ops.sum(inputs * fmask, axis=1)
+            count = ops.maximum(ops.sum(fmask, axis=1), 1.0)
+            pooled.append(total / count)
+        return pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        features = input_shape[-1]
+        if self.mode == "max_mean" and features is not None:
+            features = 2 * features
+        return (input_shape[0], features)
+
+    def get_config(self):
+        config = super().get_config()
+        config["mode"] = self.mode
+        return config
+
+
+def build_model(
+    *,
+    n_outputs,
+    max_features,
+    embedding_dim,
+    hidden_size,
+    n_layers=1,
+    bidirectional=False,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    embedding_dropout=0.0,
+    output_dropout=0.0,
+    pooling="max_mean",
+    learning_rate=1e-3,
+    seed=None,
+    jit_compile=False,
+):
+    """Build and compile the classifier network.
+
+    Parameters
+    ----------
+    n_outputs : int
+        ``1`` for binary classification (sigmoid, binary cross-entropy), else
+        the number of classes (softmax, sparse categorical cross-entropy).
+    max_features : int
+        Size of the id space (embedding rows), padding and OOV ids included.
+    embedding_dim, hidden_size, n_layers : int
+        Embedding width, LSTM units per direction, stacked LSTM layers.
+    bidirectional : bool
+        Wrap each LSTM in ``keras.layers.Bidirectional`` (outputs concatenated).
+    dropout, recurrent_dropout : float
+        The LSTM's input and recurrent dropout. Recurrent dropout disables the
+        fused (cuDNN) kernel.
+    embedding_dropout : float
+        ``SpatialDropout1D`` rate on the embeddings.
+    output_dropout : float
+        Dropout on the pooled vector, before the classifier.
+    pooling : {"last", "max", "mean", "max_mean"}
+        How the last LSTM layer's outputs become one vector: its final state,
+        or masked max / mean / both over time.
+    learning_rate : float
+        Adam's learning rate.
+    seed : int or None
+        Seeds every initializer and dropout layer (each gets its own derived
+        seed), so the same seed builds and trains the same network without
+        touching global random state.
+    jit_compile : bool
+        Passed to ``Model.compile``.
+
+    Returns
+    -------
+    model : keras.Model
+        Compiled, taking ``int32`` ids of shape ``(batch, time)``.
+    """
+    counter = [0]
+
+    def next_seed():
+        if seed is None:
+            return None
+        counter[0] += 1
+        return int(seed) * 1000 + counter[0]
+
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(
+        max_features,
+        embedding_dim,
+        mask_zero=True,
+        embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=next_seed()),
+        name="embedding",
+    )(inputs)
+    if embedding_dropout:
+        x = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name="embedding_dropout")(x)
+    for i in range(n_layers):
+        last = i == n_layers - 1
+        return_sequences = not last or pooling != "last"
+
+        def make_lstm(go_backwards=False, name=None):
+            return keras.layers.LSTM(
+                hidden_size,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                return_sequences=return_sequences,
+                go_backwards=go_backwards,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()),
+                recurrent_initializer=keras.initializers.Orthogonal(seed=next_seed()),
+                seed=next_seed(),
+                name=name,
+            )
+
+        if bidirectional:
+            x = keras.layers.Bidirectional(
+                make_lstm(name=f"lstm_{i}_forward"),
+                backward_layer=make_lstm(go_backwards=True, name=f"lstm_{i}_backward"),
+                name=f"bidirectional_lstm_{i}",
+            )(x)
+        else:
+            x = make_lstm(name=f"lstm_{i}")(x)
+    if pooling != "last":
+        x = MaskedSequencePooling(pooling, name="pooling")(x)
+    if output_dropout:
+        x = keras.layers.Dropout(output_dropout, seed=next_seed(), name="output_dropout")(x)
+    if n_outputs == 1:
+        activation, loss = "sigmoid", "binary_crossentropy"
+    else:
+        activation, loss = "softmax", "sparse_categorical_crossentropy"
+    outputs = keras.layers.Dense(
+        n_outputs,
+        activation=activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=next_seed()),
+        name="classifier",
+    )(x)
+    model = keras.Model(inputs, outputs, name="lstm_sentiment_classifier")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=loss,
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+class BucketedBatches:
+    """Batches of right-padded id sequences of similar length, as a ``tf.data`` pipeline.
+
+    Sequences are grouped by length so that a batch is only as long as its
+    longest member, rounded up to a multiple of ``length_multiple`` (few
+    distinct shapes, little padding). With ``shuffle``, each pass draws a new
+    random permutation, sorts it by length within pools of
+    ``pool_batches * batch_size`` sequences and shuffles the batch order, so
+    batches stay random while padding stays small. Without ``shuffle`` the
+    sequences are sorted by length once; :attr:`order` lists the input index of
+    each output row, in batch order.
+
+    Parameters
+    ----------
+    sequences : list of 1-D int arrays
+        Already truncated token ids (no zeros inside: 0 is padding).
+    y, sample_weight : ndarray or None
+    batch_size : int
+    shuffle : bool
+    seed : int or None
+    length_multiple : int
+    pool_batches : int
+    """
+
+    def __init__(
+        self,
+        sequences,
+        y=None,
+        sample_weight=None,
+        *,
+        batch_size=64,
+        shuffle=False,
+        seed=None,
+        length_multiple=32,
+        pool_batches=50,
+    ):
+        self.sequences = sequences
+        self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        self.y = y
+        self.sample_weight = sample_weight
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.length_multiple = int(length_multiple)
+        self.pool_batches = int(pool_batches)
+        self._rng = np.random.default_rng(seed)
+        self.order = np.argsort(self.lengths, kind="stable")
+
+    def __len__(self):
+        return -(-len(self.sequences) // self.batch_size)
+
+    def _batch_indices(self):
+        n = len(self.sequences)
+        if not self.shuffle:
+            order = self.order
+            return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        perm = self._rng.permutation(n)
+        pool = self.batch_size * self.pool_batches
+        batches = []
+        for start in range(0, n, pool):
+            idx = perm[start : start + pool]
+            idx = idx[np.argsort(self.lengths[idx], kind="stable")]
+            batches.extend(idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size))
+        return [batches[i] for i in self._rng.permutation(len(batches))]
+
+    def _pad(self, idx):
+        longest = max(int(self.lengths[idx].max()), 1)
+        width = -(-longest // self.length_multiple) * self.length_multiple
+        x = np.zeros((len(idx), width), dtype=np.int32)
+        for row, i in enumerate(idx):
+            seq = self.sequences[i]
+            x[row, : len(seq)] = seq
+        return x
+
+    def __iter__(self):
+        for idx in self._batch_indices():
+            x = self._pad(idx)
+            if self.y is None:
+                yield x
+            elif self.sample_weight is None:
+                yield x, self.y[idx]
+            else:
+                yield x, self.y[idx], self.sample_weight[idx]
+
+    def dataset(self):
+        """A ``tf.data.Dataset`` that re-runs :meth:`__iter__` on every pass."""
+        import tensorflow as tf
+
+        x_spec = tf.TensorSpec((None, None), tf.int32)
+        if self.y is None:
+            signature = x_spec
+        else:
+            y_spec = tf.TensorSpec((None,), tf.as_dtype(self.y.dtype))
+            signature = (x_spec, y_spec)
+            if self.sample_weight is not None:
+                signature += (tf.TensorSpec((None,), tf.float32),)
+        ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=signature)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
+        return ds.prefetch(2)
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """Record per-epoch metrics, print one line per epoch, stop early.
+
+    Parameters
+    ----------
+    history : dict of str to list
+        Appended to in place (``loss``, ``accuracy`` and, with validation data,
+        ``val_loss`` and ``val_accuracy``).
+    early_stopping : bool
+        Stop when ``val_loss`` has not improved for ``patience`` epochs and, at
+        the end of training, restore the weights of the epoch with the lowest
+        ``val_loss``.
+    patience : int
+    print_epochs : bool
+        Print one line per epoch (the estimator's ``verbose=1``).
+    first_epoch : int
+        Number of epochs already trained (warm start), for the printed count.
+    total_epochs : int or None
+    """
+
+    def __init__(self, history, *, early_stopping=False, patience=2, print_epochs=False, first_epoch=0, total_epochs=None):
+        super().__init__()
+        self.history = history
+        self.early_stopping = early_stopping
+        self.patience = int(patience)
+        self.print_epochs = print_epochs
+        self.first_epoch = int(first_epoch)
+        self.total_epochs = total_epochs
+        self.best_loss = np.inf
+        self.best_epoch = None
+        self.best_weights = None
+        self.epochs_run = 0
+        self._wait = 0
+        self._t0 = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        logs = dict(logs or {})
+        self.epochs_run += 1
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                self.history.setdefault(key, []).append(float(logs[key]))
+        if self.print_epochs:
+            n = self.first_epoch + epoch + 1
+            total = f"/{self.first_epoch + self.total_epochs}" if self.total_epochs else ""
+            parts = [f"Epoch {n}{total}", f"{time.perf_counter() - self._t0:.1f}s"]
+            parts += [f"{k}: {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs]
+            print(" - ".join(parts), flush=True)
+        if self.early_stopping and "val_loss" in logs:
+            val_loss = float(logs["val_loss"])
+            if val_loss < self.best_loss:
+                self.best_loss = val_loss
+                self.best_epoch = epoch
+                self.best_weights = self.model.get_weights()
+                self._wait = 0
+            else:
+                self._wait += 1
+                if self._wait >= self.patience:
+                    self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.early_stopping and self.best_weights is not None and self.best_epoch != self.epochs_run - 1:
+            self.model.set_weights(self.best_weights)
+        self.best_weights = None
+
+
+def warm_up():
+    """Train a two-token network for one step and predict once.
+
+    TensorFlow prints some log lines once per process (device probing, oneDNN
+    notices, the generator dataset's memory patch): the estimator calls this
+    with standard error silenced so that those lines never reach the user.
+    """
+    model = build_model(n_outputs=1, max_features=4, embedding_dim=2, hidden_size=2, seed=0)
+    batches = BucketedBatches([np.array([2, 3], dtype=np.int32)], np.array([1.0], dtype=np.float32), batch_size=1)
+    model.fit(batches.dataset(), verbose=0)
+    model.predict(BucketedBatches([np.array([2], dtype=np.int32)]).dataset(), verbose=0)
+    del model

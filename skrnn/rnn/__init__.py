@@ -1,0 +1,25 @@
+"""The NumPy recurrent math behind :class:`skrnn.CharRNNGenerator` (no estimator code).
+
+* :mod:`skrnn.rnn.cells`: tanh RNN, LSTM and GRU layers, forward and backward
+  over a whole window of ``T`` steps for ``B`` parallel streams.
+* :mod:`skrnn.rnn.network`: :class:`CharRNN`, the stacked network with row
+  lookup input, dropout between layers and a softmax output, its parameters in
+  one flat vector.
+* :mod:`skrnn.rnn.optim`: Adam, Adagrad and global-norm gradient clipping.
+"""
+
+from .cells import CELLS, GRULayer, LSTMLayer, RNNLayer
+from .network import CharRNN
+from .optim import OPTIMIZERS, Adagrad, Adam, clip_grad_norm_
+
+__all__ = [
+    "CELLS",
+    "RNNLayer",
+    "LSTMLayer",
+    "GRULayer",
+    "CharRNN",
+    "OPTIMIZERS",
+    "Adam",
+    "Adagrad",
+    "clip_grad_norm_",
+]

@@ -1,0 +1,493 @@
+"""LSTMSentimentClassifier: behaviour, input validation, persistence and the scikit-learn contract.
+
+Everything runs on tiny generated reviews ("good"/"bad" words in filler text)
+with tiny networks, so the whole file takes well under a few minutes on 2 cores.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skrnn.sentiment import LSTMSentimentClassifier
+
+POSITIVE = ["good", "great", "excellent", "wonderful", "loved"]
+NEGATIVE = ["bad", "awful", "boring", "terrible", "hated"]
+NEUTRAL = ["okay", "average", "fine", "mediocre", "decent"]
+FILLER = "the a movie film plot actor was is and it this of to story scene".split()
+
+TINY = dict(
+    embedding_dim=8,
+    hidden_size=8,
+    max_iter=3,
+    batch_size=16,
+    learning_rate=0.01,
+    early_stopping=False,
+    random_state=0,
+)
+
+
+def make_reviews(n, n_classes=2, seed=0, labels=None):
+    """Short synthetic reviews whose class is given by two sentiment words."""
+    rng = np.random.default_rng(seed)
+    vocab = [NEGATIVE, POSITIVE, NEUTRAL][:n_classes]
+    X, y = [], []
+    for i in range(n):
+        label = i % n_classes
+        words = list(rng.choice(FILLER, rng.integers(3, 30)))
+        for _ in range(2):
+            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(vocab[label])))
+        if i % 7 == 0:
+            words.insert(1, "<br />")
+        X.append(" ".join(words).capitalize())
+        y.append(label)
+    y = np.array(y)
+    if labels is not None:
+        y = np.asarray(labels)[y]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    return make_reviews(160)
+
+
+@pytest.fixture(scope="module")
+def fitted(reviews):
+    X, y = reviews
+    return LSTMSentimentClassifier(**{**TINY, "max_iter": 6}).fit(X, y)
+
+
+# ---------------------------------------------------------------- parameters
+def test_init_stores_parameters_verbatim():
+    params = dict(max_features=123, maxlen=None, class_weight={0: 2.0}, random_state=np.random.RandomState(0))
+    clf = LSTMSentimentClassifier(**params)
+    for name, value in params.items():
+        assert clf.get_params()[name] is value
+    assert not hasattr(clf, "model_")
+
+
+def test_get_set_params_and_clone(fitted):
+    clf = LSTMSentimentClassifier(hidden_size=32)
+    assert clf.set_params(hidden_size=64, bidirectional=True) is clf
+    assert clf.get_params()["hidden_size"] == 64 and clf.bidirectional is True
+    fresh = clone(fitted)
+    assert fresh.get_params() == fitted.get_params()
+    assert not hasattr(fresh, "model_") and not hasattr(fresh, "classes_")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hidden_size": 0},
+        {"maxlen": 0},
+        {"dropout": 1.0},
+        {"pooling": "median"},
+        {"truncating": "middle"},
+        {"validation_fraction": 0.0},
+        {"learning_rate": -1.0},
+        {"verbose": 3},
+        {"max_features": 2},
+    ],
+)
+def test_invalid_parameters_raise_in_fit(params, reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**params)  # no error at construction
+    with pytest.raises(ValueError):
+        clf.fit(X, y)
+
+
+def test_sklearn_tags_declare_string_input():
+    tags = LSTMSentimentClassifier().__sklearn_tags__()
+    assert tags.input_tags.string is True
+    assert tags.input_tags.two_d_array is False
+    assert tags.estimator_type == "classifier"
+
+
+# ------------------------------------------------------------- fit / predict
+def test_fit_predict_learns_the_signal(fitted):
+    X_test, y_test = make_reviews(100, seed=1)
+    assert fitted.score(X_test, y_test) >= 0.9
+    proba = fitted.predict_proba(X_test)
+    assert proba.shape == (100, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(fitted.predict(X_test), fitted.classes_[proba.argmax(axis=1)])
+    assert fitted.n_iter_ == 6
+    assert set(fitted.history_) == {"loss", "accuracy"}
+    assert len(fitted.history_["loss"]) == 6
+    assert fitted.tokenizer_.vocabulary and fitted.input_kind_ == "text"
+    assert "br" not in fitted.tokenizer_.vocabulary  # HTML line breaks are removed
+
+
+@pytest.mark.parametrize("container", ["list", "ndarray_object", "ndarray_str", "series", "tuple"])
+def test_accepts_common_containers(container, fitted, reviews):
+    X, _ = reviews
+    X = X[:20]
+    if container == "ndarray_object":
+        X = np.array(X, dtype=object)
+    elif container == "ndarray_str":
+        X = np.array(X)
+    elif container == "series":
+        pd = pytest.importorskip("pandas")
+        X = pd.Series(X, index=np.arange(100, 120))
+    elif container == "tuple":
+        X = tuple(X)
+    expected = fitted.predict_proba(list(np.asarray(X, dtype=object)))
+    np.testing.assert_array_equal(fitted.predict_proba(X), expected)
+
+
+@pytest.mark.parametrize(
+    "labels", [["neg", "pos"], [False, True], [-1, 1], [3.0, 7.0]], ids=["str", "bool", "int", "float"]
+)
+def test_binary_labels_of_any_type(labels):
+    X, y = make_reviews(60, labels=labels)
+    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1}).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.unique(labels))
+    pred = clf.predict(X)
+    assert pred.dtype == clf.classes_.dtype
+    assert set(pred.tolist()) <= set(np.unique(labels).tolist())
+    assert clf.predict_proba(X).shape == (60, 2)
+
+
+def test_multiclass_uses_softmax():
+    X, y = make_reviews(180, n_classes=3, labels=["bad", "good", "meh"])
+    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 8}).fit(X, y)
+    assert clf.model_.output_shape == (None, 3)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (180, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert clf.score(X, y) > 0.8
+
+
+def test_empty_and_long_documents(fitted):
+    proba = fitted.predict_proba(["", "!!!", "good " * 2000])
+    assert proba.shape == (3, 2) and np.all(np.isfinite(proba))
+
+
+def test_truncating_keeps_head_or_tail():
+    clf = LSTMSentimentClassifier(maxlen=3, truncating="post")
+    clf.tokenizer_ = None
+    seqs, kind = clf._encode_X([[5, 6, 7, 8, 9]])
+    assert kind == "ids" and seqs[0].tolist() == [5, 6, 7]
+    clf.set_params(truncating="pre")
+    assert clf._encode_X([[5, 6, 7, 8, 9]])[0][0].tolist() == [7, 8, 9]
+
+
+def test_deterministic_with_random_state(reviews):
+    X, y = reviews
+    params = {**TINY, "early_stopping": True, "dropout": 0.1, "max_iter": 2}
+    a = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
+    b = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = LSTMSentimentClassifier(**{**params, "random_state": 1}).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, c)
+
+
+def test_sample_weight_and_class_weight(reviews):
+    X, y = reviews
+    base = LSTMSentimentClassifier(**{**TINY, "max_iter": 2}).fit(X, y).predict_proba(X)
+    sw = np.where(y == 1, 5.0, 0.2)
+    weighted = LSTMSentimentClassifier(**{**TINY, "max_iter": 2}).fit(X, y, sample_weight=sw).predict_proba(X)
+    assert weighted[:, 1].mean() > base[:, 1].mean()
+    cw = LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "class_weight": {1: 5.0, 0: 0.2}})
+    np.testing.assert_allclose(cw.fit(X, y).predict_proba(X), weighted, atol=1e-5)
+    LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "class_weight": "balanced"}).fit(X, y)
+
+
+# --------------------------------------------------------- pre-tokenized input
+def test_pretokenized_sequences_like_keras_imdb():
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    for i in range(120):
+        label = i % 2
+        seq = list(rng.integers(10, 60, rng.integers(3, 25)))
+        seq.insert(int(rng.integers(0, len(seq))), 3 if label else 4)
+        X.append([int(v) for v in seq])
+        y.append(label)
+    X_obj = np.empty(len(X), dtype=object)
+    X_obj[:] = X
+    clf = LSTMSentimentClassifier(**{**TINY, "max_features": 100, "max_iter": 8}).fit(X_obj, y)
+    assert clf.tokenizer_ is None and clf.input_kind_ == "ids"
+    assert clf.score(X, y) >= 0.9
+    # Ids >= max_features are read as out-of-vocabulary; 2-D padded arrays work too.
+    assert clf.predict_proba([[3, 10_000, 12]]).shape == (1, 2)
+    padded = np.zeros((2, 30), dtype=np.int64)
+    padded[0, -3:] = [3, 12, 13]
+    padded[1, -3:] = [4, 12, 13]
+    np.testing.assert_array_equal(clf.predict_proba(padded), clf.predict_proba([[3, 12, 13], [4, 12, 13]]))
+    with pytest.raises(ValueError, match="token ids"):
+        clf.predict(["raw text needs a tokenizer"])
+    with pytest.raises(ValueError, match="negative"):
+        clf.predict([[3, -1]])
+    with pytest.raises(TypeError, match="mix"):
+        clf.predict([[3, 4], "text"])
+
+
+# --------------------------------------------------------------- bad input
+def test_bad_input_gives_clear_errors(reviews, fitted):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**TINY)
+    with pytest.raises(ValueError, match="inconsistent lengths"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="single class"):
+        clf.fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="single string"):
+        clf.fit("one long review", [1])
+    with pytest.raises(TypeError, match="not str"):
+        clf.fit(X[:5] + [3.5], list(y[:6]))
+    with pytest.raises(ValueError, match="empty"):
+        clf.fit([], [])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X, np.linspace(0, 1, len(X)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, y, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, y, sample_weight=-np.ones(len(X)))
+    with pytest.raises(NotFittedError):
+        LSTMSentimentClassifier().predict(X)
+    with pytest.raises(TypeError):
+        fitted.predict([b"bytes are not text"])
+    with pytest.raises(ValueError, match="validation_fraction"):
+        LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "validation_fraction": 0.9}).fit(X[:2], y[:2])
+
+
+# -------------------------------------------- early stopping, warm start, partial_fit
+def test_early_stopping_records_validation_and_restores_best(reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}).fit(X, y)
+    assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == clf.n_iter_ for v in clf.history_.values())
+    assert clf.best_epoch_ == int(np.argmin(clf.history_["val_loss"])) + 1
+
+
+def test_training_monitor_stops_and_restores_best_weights():
+    from skrnn.keras_model import TrainingMonitor
+
+    class FakeModel:
+        stop_training = False
+
+        def __init__(self):
+            self.weights = 0
+
+        def get_weights(self):
+            return self.weights
+
+        def set_weights(self, w):
+            self.weights = w
+
+    model = FakeModel()
+    history = {}
+    monitor = TrainingMonitor(history, early_stopping=True, patience=2)
+    monitor.set_model(model)
+    for epoch, val_loss in enumerate([0.5, 0.3, 0.4, 0.35]):
+        model.weights = epoch
+        monitor.on_epoch_begin(epoch)
+        monitor.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5})
+    assert model.stop_training
+    monitor.on_train_end()
+    assert model.weights == 1 and monitor.best_epoch == 1
+    assert history["val_loss"] == [0.5, 0.3, 0.4, 0.35]
+
+
+def test_warm_start_continues_training(reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "warm_start": True}).fit(X, y)
+    model, vocab = clf.model_, clf.tokenizer_.vocabulary
+    clf.fit(X, y)
+    assert clf.model_ is model and clf.tokenizer_.vocabulary is vocab
+    assert clf.n_iter_ == 2 and len(clf.history_["loss"]) == 2
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.model_ is not model and clf.n_iter_ == 1
+
+
+def test_partial_fit(reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**{**TINY, "learning_rate": 0.02})
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X[:80], y[:80])
+    for _ in range(3):
+        clf.partial_fit(X[:80], y[:80], classes=[0, 1])
+        clf.partial_fit(X[80:], y[80:])
+    assert clf.n_iter_ == 6 and len(clf.history_["loss"]) == 6
+    assert clf.score(X, y) > 0.8
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X[:4], [0, 1, 2, 1])
+
+
+# ------------------------------------------------------------------ verbose
+def test_verbose_1_prints_one_line_per_epoch(reviews, capsys):
+    X, y = reviews
+    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 1, "early_stopping": True}).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2") and "val_loss" in lines[0]
+
+
+def test_verbose_0_prints_nothing_in_a_fresh_process(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, {tests!r})
+        from test_sentiment import make_reviews, TINY
+        from skrnn import LSTMSentimentClassifier
+        X, y = make_reviews(60)
+        for _ in range(7):  # enough new models for TensorFlow's retracing notices
+            clf = LSTMSentimentClassifier(**{{**TINY, "max_iter": 2, "early_stopping": True}}).fit(X, y)
+            clf.predict_proba(X)
+            clf.predict_proba(X[:1])
+            clf.score(X, y)
+        """
+    ).format(tests=os.path.dirname(__file__))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert out.stderr == ""
+
+
+# -------------------------------------------------------------- persistence
+def test_unfitted_estimator_pickles():
+    clf = LSTMSentimentClassifier(hidden_size=7)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.get_params() == clf.get_params() and not hasattr(again, "model_")
+
+
+def test_pickle_round_trip_in_process(fitted, reviews):
+    X, _ = reviews
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+    assert again.model_ is not fitted.model_
+    assert again.history_ == fitted.history_
+
+
+def test_joblib_file_loads_in_a_fresh_process(fitted, reviews, tmp_path):
+    X, _ = reviews
+    model_file = tmp_path / "clf.joblib"
+    joblib.dump(fitted, model_file)
+    docs_file = tmp_path / "docs.json"
+    docs_file.write_text(json.dumps(X))
+    code = textwrap.dedent(
+        f"""
+        import json, joblib, numpy as np
+        clf = joblib.load({str(model_file)!r})
+        X = json.load(open({str(docs_file)!r}))
+        np.save({str(tmp_path / "proba.npy")!r}, clf.predict_proba(X))
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), fitted.predict_proba(X))
+
+
+def test_save_and_load_without_pickle(tmp_path):
+    X, y = make_reviews(80, labels=["neg", "pos"])
+    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "class_weight": {"neg": 1.0, "pos": 2.0}}).fit(X, y)
+    path = clf.save(tmp_path / "saved")
+    assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras"]
+    config = json.loads((path / "estimator.json").read_text())
+    assert config["classes"] == ["neg", "pos"] and config["tokenizer"]["words"]
+    again = LSTMSentimentClassifier.load(path)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(again.classes_, clf.classes_)
+    assert again.get_params() == clf.get_params()
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))
+    with pytest.raises(FileNotFoundError):
+        LSTMSentimentClassifier.load(tmp_path / "nothing")
+    with pytest.raises(NotFittedError):
+        LSTMSentimentClassifier().save(tmp_path / "unfitted")
+
+
+# -------------------------------------------------------- scikit-learn tools
+def test_pipeline_final_step(reviews):
+    X, y = reviews
+    pipe = make_pipeline(
+        FunctionTransformer(lambda docs: [d.replace("terrible", "bad") for d in docs]),
+        LSTMSentimentClassifier(**TINY),
+    )
+    pipe.fit(X, y)
+    assert pipe.predict(X[:5]).shape == (5,)
+    assert pipe.predict_proba(X[:5]).shape == (5, 2)
+    assert 0.0 <= pipe.score(X, y) <= 1.0
+
+
+def test_cross_val_score(reviews):
+    X, y = reviews
+    scores = cross_val_score(LSTMSentimentClassifier(**{**TINY, "max_iter": 2}), X, y, cv=3)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search(reviews, n_jobs):
+    X, y = reviews
+    search = GridSearchCV(
+        LSTMSentimentClassifier(**{**TINY, "max_iter": 2}), {"hidden_size": [4, 8]}, cv=3, n_jobs=n_jobs
+    )
+    search.fit(X, y)
+    assert search.best_params_["hidden_size"] in (4, 8)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert search.best_estimator_.hidden_size == search.best_params_["hidden_size"]
+    assert search.predict(X[:3]).shape == (3,)
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+def test_repeated_fits_do_not_leak_memory(reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "early_stopping": True})
+    for _ in range(3):  # warm-up: TensorFlow's one-off allocations
+        clf.fit(X, y).predict(X)
+    import gc
+
+    gc.collect()
+    start = _rss_bytes()
+    for _ in range(10):
+        clf.fit(X, y).predict(X)
+    gc.collect()
+    growth = _rss_bytes() - start
+    assert growth < 60 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB over 10 fits"
+
+
+# ---------------------------------------------------------- keras building blocks
+def test_masked_pooling_ignores_padding():
+    from skrnn.keras_model import MaskedSequencePooling
+
+    x = np.array([[[1.0, -5.0], [3.0, -1.0], [100.0, 100.0]], [[-2.0, -3.0], [0.0, 0.0], [0.0, 0.0]]], dtype="float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    out = np.asarray(MaskedSequencePooling("max_mean")(x, mask=mask))
+    np.testing.assert_allclose(out[0], [3.0, -1.0, 2.0, -3.0])
+    np.testing.assert_allclose(out[1], [-2.0, -3.0, -2.0, -3.0])
+
+
+def test_bucketed_batches_cover_all_rows_with_little_padding():
+    from skrnn.keras_model import BucketedBatches
+
+    rng = np.random.default_rng(0)
+    seqs = [np.arange(1, n + 1, dtype=np.int32) for n in rng.integers(1, 300, 500)]
+    y = np.arange(500, dtype=np.float32)
+    batches = BucketedBatches(seqs, y, batch_size=32, shuffle=True, seed=0)
+    seen = []
+    for x, yb in batches:
+        assert x.shape[1] % 32 == 0 and x.dtype == np.int32
+        lengths = (x != 0).sum(axis=1)
+        assert x.shape[1] - lengths.max() < 32
+        seen.extend(yb.astype(int).tolist())
+        for row, label in zip(x, yb.astype(int)):
+            assert (row != 0).sum() == len(seqs[label])
+    assert sorted(seen) == list(range(500))
+    assert len(batches) == 16
+    ordered = BucketedBatches(seqs, batch_size=64)
+    assert sorted(ordered.order.tolist()) == list(range(500))
