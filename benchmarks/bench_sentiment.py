@@ -84,8 +84,12 @@ def bench_overhead(train_ids, y, params, *, rounds, seed=0):
             dropout=params["dropout"],
             recurrent_dropout=params["recurrent_dropout"],
             embedding_dropout=params["embedding_dropout"],
+            output_dropout=params["output_dropout"],
+            bigram_buckets=params["bigram_buckets"],
+            bigram_dim=params["bigram_dim"],
             pooling=params["pooling"],
             learning_rate=params["learning_rate"],
+            ema_momentum=params["ema_momentum"],
             seed=seed,
         )
         batches = BucketedBatches(seqs, y.astype(np.float32), batch_size=params["batch_size"], shuffle=True, seed=seed)
@@ -128,7 +132,11 @@ def main(argv=None):
     parser.add_argument("--overhead-reviews", type=int, default=12500, help="reviews for the overhead epochs")
     parser.add_argument("--overhead-rounds", type=int, default=2)
     parser.add_argument("--skip-default-fit", action="store_true")
-    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--json",
+        default=None,
+        help="where to write the raw results (default: benchmarks/results/sentiment[_quick].json; '-' for none)",
+    )
     args = parser.parse_args(argv)
 
     from skrnn import LSTMSentimentClassifier
@@ -219,7 +227,11 @@ def main(argv=None):
     print(f"{'measure':<{width}}  {'result':<28}  bar")
     for name, value, bar in rows:
         print(f"{name:<{width}}  {value:<28}  {bar}")
-    if args.json:
+    if args.json is None:
+        results_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+        os.makedirs(results_dir, exist_ok=True)
+        args.json = os.path.join(results_dir, "sentiment_quick.json" if args.quick else "sentiment.json")
+    if args.json != "-":
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=float)
     return results

@@ -17,10 +17,10 @@
 
 Prints both tables and writes ``original_notebook.png``.
 
-Run time on 2 CPU cores: about 30 minutes (the original IMDB model's 3 epochs
-with recurrent dropout, skrnn's default classifier, 2 x 4 minutes of character
-models); ``--quick`` (small subsets, 1 epoch, 8 s per character model) about a
-minute.
+Run time on 2 CPU cores: roughly 30 minutes (the original IMDB model's 3
+epochs with recurrent dropout, skrnn's default classifier, 2 x 4 minutes of
+character models); ``--quick`` (small subsets, 1 epoch, 8 s per character
+model) about 30 seconds.
 """
 
 import argparse

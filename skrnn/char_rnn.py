@@ -76,11 +76,13 @@ class CharRNNGenerator(BaseEstimator):
         Parallel streams. Clipped, with a warning, when the training text is
         too short to give every stream a full window.
     optimizer : {"adam", "adagrad"}, default="adam"
+        Adam, or Adagrad as in min-char-rnn (use ``learning_rate=0.1`` there).
     learning_rate : float, default=2e-3
-        Initial step size.
+        Step size of the first epoch.
     lr_decay : float, default=0.9
-        The step size is multiplied by this after every epoch (1.0 keeps it
-        constant).
+        Epoch ``k`` (counting from 0, over ``partial_fit`` and warm-started
+        ``fit`` calls too) uses ``learning_rate * lr_decay ** k``; 1.0 keeps
+        the step size constant.
     clip_norm : float or None, default=5.0
         Rescale the gradient of every window to at most this global L2 norm.
     dropout : float, default=0.1
@@ -125,6 +127,9 @@ class CharRNNGenerator(BaseEstimator):
     loss_curve_ : list of float
         Mean training loss of every epoch, in nats per character (with dropout
         active).
+    time_curve_ : list of float
+        Training seconds (validation included) at the end of every epoch,
+        counted like ``loss_curve_``.
     validation_scores_ : list of float or None
         Validation score after every epoch: the mean log-likelihood of the
         held-out tail in nats per character, i.e. the *negative* validation
@@ -150,9 +155,10 @@ class CharRNNGenerator(BaseEstimator):
     Examples
     --------
     >>> from skrnn import CharRNNGenerator
-    >>> text = "hello world " * 300
-    >>> model = CharRNNGenerator(hidden_size=32, n_layers=1, seq_length=24, batch_size=8,
-    ...                          max_iter=20, validation_fraction=0.0, early_stopping=False,
+    >>> text = "hello world " * 100
+    >>> model = CharRNNGenerator(hidden_size=32, n_layers=1, seq_length=12, batch_size=8,
+    ...                          learning_rate=1e-2, lr_decay=1.0, dropout=0.0, max_iter=40,
+    ...                          validation_fraction=0.0, early_stopping=False,
     ...                          random_state=0).fit(text)
     >>> model.sample(11, prime="hello ", temperature=0)
     'world hello'
@@ -260,12 +266,8 @@ class CharRNNGenerator(BaseEstimator):
         continuing = self.warm_start and hasattr(self, "_net")
         if continuing:
             self._check_same_architecture()
-            ids = self._encode(documents, "X")
-        else:
-            self._vocab = CharVocabulary().fit(documents)
-            ids = self._encode(documents, "X")
-            self._initialize(ids)
-        self._sync_optimizer()
+        vocab = self._vocab if continuing else CharVocabulary().fit(documents)
+        ids = self._encode(documents, "X", vocab)
 
         n_val = int(len(ids) * self.validation_fraction)
         train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
@@ -276,9 +278,12 @@ class CharRNNGenerator(BaseEstimator):
                 "validation_fraction, or validation_fraction=0 with early_stopping=False."
             )
         streams = self._make_streams(train, "the training text (after the validation split)")
+        if not continuing:  # the data is valid: start a new model
+            self._vocab = vocab
+            self._initialize(ids)
+            self.loss_curve_, self.time_curve_ = [], []
+        self._sync_optimizer()
         self.n_train_chars_ = len(train)
-        if not continuing:
-            self.loss_curve_ = []
         self.validation_scores_ = [] if n_val else None
         self.best_validation_score_ = None
         self.best_iter_ = None
@@ -286,7 +291,7 @@ class CharRNNGenerator(BaseEstimator):
 
         with threadpool_limits(limits=self._n_blas_threads()):
             for _ in range(self.max_iter):
-                epoch = self.n_iter_ + 1
+                epoch, epoch_start = self.n_iter_ + 1, time.perf_counter()
                 bar = self._progress_bar(streams, epoch)
                 self._set_epoch_learning_rate()
                 loss, finished = self._train_epoch(streams, bar, start)
@@ -303,6 +308,7 @@ class CharRNNGenerator(BaseEstimator):
                         self.best_validation_score_, self.best_iter_ = score, epoch
                         if self.early_stopping:
                             best_params = self._net.params.copy()
+                self._record_time(time.perf_counter() - epoch_start)
                 if bar is not None:
                     post = {"chars/s": f"{self._epoch_rate:,.0f}", "train_loss": f"{loss:.4f}"}
                     if n_val:
@@ -341,18 +347,20 @@ class CharRNNGenerator(BaseEstimator):
         documents = check_documents(X, allow_single_string=True)
         start = time.perf_counter()
         if not hasattr(self, "_net"):
-            self._vocab = CharVocabulary().fit(documents)
-            ids = self._encode(documents, "X")
+            vocab = CharVocabulary().fit(documents)
+            ids = self._encode(documents, "X", vocab)
+            streams = self._make_streams(ids, "X")
+            self._vocab = vocab
             self._initialize(ids)
-            self.loss_curve_ = []
+            self.loss_curve_, self.time_curve_ = [], []
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_iter_ = None
         else:
             self._check_same_architecture()
             ids = self._encode(documents, "X")
+            streams = self._make_streams(ids, "X")
         self._sync_optimizer()
-        streams = self._make_streams(ids, "X")
         self.n_train_chars_ = len(ids)
         with threadpool_limits(limits=self._n_blas_threads()):
             bar = self._progress_bar(streams, self.n_iter_ + 1)
@@ -362,6 +370,7 @@ class CharRNNGenerator(BaseEstimator):
                 bar.set_postfix({"chars/s": f"{self._epoch_rate:,.0f}", "train_loss": f"{loss:.4f}"}, refresh=False)
                 bar.close()
         self.loss_curve_.append(loss)
+        self._record_time(time.perf_counter() - start)
         self.n_iter_ += 1
         self.fit_time_ = time.perf_counter() - start
         return self
@@ -380,6 +389,9 @@ class CharRNNGenerator(BaseEstimator):
         self._optimizer = None
         self.n_iter_ = 0
         self.n_chars_seen_ = 0
+
+    def _record_time(self, seconds):
+        self.time_curve_.append((self.time_curve_[-1] if self.time_curve_ else 0.0) + seconds)
 
     def _check_same_architecture(self):
         if (self.cell, self.hidden_size, self.n_layers) != self._arch:
@@ -408,13 +420,14 @@ class CharRNNGenerator(BaseEstimator):
         # scaling, so a many-core machine is capped rather than oversubscribed.
         return 2
 
-    def _encode_each(self, documents, name):
+    def _encode_each(self, documents, name, vocab=None):
         """Ids of every document, skipping unknown characters with one warning in all."""
+        vocab = self._vocab if vocab is None else vocab
         pieces, unknown = [], set()
         for doc in documents:
-            ids = self._vocab.encode(doc, warn=False)
+            ids = vocab.encode(doc, warn=False)
             if len(ids) != len(doc):
-                unknown.update(set(doc).difference(self._vocab.chars))
+                unknown.update(set(doc).difference(vocab.chars))
             pieces.append(ids)
         if unknown:
             shown = "".join(sorted(unknown))[:40]
@@ -426,9 +439,9 @@ class CharRNNGenerator(BaseEstimator):
             )
         return pieces
 
-    def _encode(self, documents, name):
+    def _encode(self, documents, name, vocab=None):
         """Ids of the concatenated documents (unknown characters skipped with one warning)."""
-        pieces = self._encode_each(documents, name)
+        pieces = self._encode_each(documents, name, vocab)
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     def _make_streams(self, ids, what):
@@ -677,26 +690,29 @@ class CharRNNGenerator(BaseEstimator):
                 x = np.repeat(prime_ids.astype(np.intp)[:, None], n_samples, axis=1)
                 for a in range(0, len(x), self.seq_length):
                     top = net.forward(x[a : a + self.seq_length], state)
-                logits = net.logits(top[-1]).astype(np.float64)
+                logits = net.logits(top[-1])
             else:
                 with np.errstate(divide="ignore"):
                     logits = np.repeat(np.log(self.char_frequencies_)[None, :], n_samples, axis=0)
-            x = np.empty((1, n_samples), dtype=np.intp)
+            step_state = net.step_state(state)
+            greedy = temperature == 0
+            inv_t = 0.0 if greedy else 1.0 / temperature
+            filter_k = top_k is not None and top_k < V and not greedy
             for t in range(n_chars):
-                if temperature == 0:
+                if greedy:
                     ids = np.argmax(logits, axis=1)
                 else:
-                    z = logits / temperature
-                    if top_k is not None and top_k < V:
+                    z = logits.astype(np.float64)
+                    z -= z.max(axis=1, keepdims=True)
+                    z *= inv_t
+                    if filter_k:
                         kth = np.partition(z, V - top_k, axis=1)[:, V - top_k]
                         z[z < kth[:, None]] = -np.inf
-                    z -= z.max(axis=1, keepdims=True)
-                    cdf = np.cumsum(np.exp(z), axis=1)
+                    cdf = np.cumsum(np.exp(z, out=z), axis=1, out=z)
+                    # Inverse-CDF draw: the number of cumulative weights <= u * total.
                     u = uniforms[t] * cdf[:, -1]
                     ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
                 out[:, t] = ids
                 if t + 1 < n_chars:
-                    x[0] = ids
-                    top = net.forward(x, state)
-                    logits = net.logits(top[0]).astype(np.float64)
+                    logits = net.step(ids, step_state)
         return out

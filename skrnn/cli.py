@@ -145,7 +145,8 @@ def build_parser():
     training.add_argument(
         "--quick",
         action="store_true",
-        help="a small model (1 layer of 64 units) trained for at most 30 s: a smoke run; explicit options override it",
+        help="a small model (1 layer of 64 units) trained for at most 5 epochs or 30 s: a smoke run; "
+        "explicit options override it",
     )
     generate.add_argument("--seed", type=int, default=None, help="random seed for training and sampling (default: random)")
     generate.add_argument("-q", "--quiet", action="store_true", help="print only the generated text (no progress)")

@@ -201,7 +201,8 @@ def compare_imdb(
     random_state : int, default=0
         Seed for the subsets and the LSTM.
     verbose : int, default=1
-        0: silent. 1: progress messages, the LSTM's per-epoch lines, and the
+        0: silent. 1: progress messages, the LSTM's training progress (Keras's
+        progress bar in a terminal, one line per epoch otherwise) and the
         table.
     file : file-like, default=sys.stdout
         Where to print.
@@ -240,7 +241,10 @@ def compare_imdb(
     lstm = LSTMSentimentClassifier()
     params = dict(QUICK_LSTM_PARAMS) if quick else {}
     params.update(lstm_params or {})
-    params = {"random_state": random_state, "verbose": 1 if verbose else 0, **params}
+    # Keras's progress bar in a terminal, one line per epoch in logs.
+    interactive = bool(getattr(file, "isatty", lambda: False)())
+    lstm_verbose = (2 if interactive else 1) if verbose else 0
+    params = {"random_state": random_state, "verbose": lstm_verbose, **params}
     lstm.set_params(**_supported(lstm, params))
     baseline = make_tfidf_baseline(**(baseline_params or {}))
 

@@ -156,7 +156,14 @@ def _download(remote, data_home, *, show_progress=True):
             + "."
         )
 
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=data_home)
+    try:
+        fd, tmp_path = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=data_home)
+    except OSError as exc:
+        raise DatasetUnavailableError(
+            f"Cannot write to the data folder {data_home} ({exc.strerror or exc}). "
+            + _by_hand_hint(remote, target)
+            + "."
+        ) from exc
     try:
         digest = hashlib.sha256()
         try:
@@ -415,10 +422,6 @@ def load_imdb(subset="train", *, data_home=None, download_if_missing=True):
     labels : ndarray of shape (25000,), dtype int64
         1 for a positive review, 0 for a negative one.
 
-    The order is deterministic: by review id, the negative review before the
-    positive one with the same id. Classes therefore alternate, and any prefix
-    ``texts[:n]`` is balanced to within one review.
-
     Raises
     ------
     ValueError
@@ -427,6 +430,14 @@ def load_imdb(subset="train", *, data_home=None, download_if_missing=True):
         If the data is missing and cannot be downloaded (offline,
         ``download_if_missing=False``, checksum mismatch); the message says
         where to put the file by hand.
+
+    Notes
+    -----
+    The order is deterministic: by review id, the negative review before the
+    positive one with the same id. Classes therefore alternate, and any prefix
+    ``texts[:n]`` is balanced to within one review. Reviews of the same
+    movie (up to 30 per movie) may have nearby ids: draw random subsets
+    rather than prefixes when a subset should cover many movies.
 
     Examples
     --------
@@ -459,7 +470,8 @@ def load_imdb(subset="train", *, data_home=None, download_if_missing=True):
     for name, records in parsed.items():
         texts = [r[2] for r in records]
         labels = np.array([r[1] for r in records], dtype=np.int64)
-        _write_cache(cache_dirs, path, name, fingerprint, texts, labels)
+        if texts:
+            _write_cache(cache_dirs, path, name, fingerprint, texts, labels)
         if name == subset:
             result = (texts, labels)
     if not result[0]:

@@ -82,6 +82,42 @@ class MaskedSequencePooling(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="skrnn")
+class HashedBigrams(keras.layers.Layer):
+    """Map a right-padded id sequence to hashed bigram ids.
+
+    Position ``t`` gets ``1 + hash(ids[t], ids[t + 1]) % (n_buckets - 1)``
+    when both ids are real tokens, else 0 (padding), so the output can feed an
+    ``Embedding(n_buckets, ..., mask_zero=True)``.
+
+    Parameters
+    ----------
+    n_buckets : int
+        Size of the bigram id space, 0 (padding) included.
+    """
+
+    def __init__(self, n_buckets, **kwargs):
+        super().__init__(**kwargs)
+        self.n_buckets = int(n_buckets)
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int64")
+        first, second = ids[:, :-1], ids[:, 1:]
+        code = ops.mod(first * 1000003 + second * 7919, self.n_buckets - 1) + 1
+        valid = ops.logical_and(first > 0, second > 0)
+        bigrams = ops.where(valid, code, ops.zeros_like(code))
+        bigrams = ops.concatenate([bigrams, ops.zeros_like(ids[:, :1])], axis=1)
+        return ops.cast(bigrams, "int32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["n_buckets"] = self.n_buckets
+        return config
+
+
 def build_model(
     *,
     n_outputs,
@@ -94,8 +130,11 @@ def build_model(
     recurrent_dropout=0.0,
     embedding_dropout=0.0,
     output_dropout=0.0,
+    bigram_buckets=0,
+    bigram_dim=32,
     pooling="max_mean",
     learning_rate=1e-3,
+    ema_momentum=None,
     seed=None,
     jit_compile=False,
 ):
@@ -124,6 +163,15 @@ def build_model(
         or masked max / mean / both over time.
     learning_rate : float
         Adam's learning rate.
+    ema_momentum : float or None
+        When set, Adam keeps an exponential moving average of the weights
+        with this momentum, and each ``fit`` call ends by replacing the
+        weights with their average.
+    bigram_buckets, bigram_dim : int
+        When ``bigram_buckets`` is non-zero, a second branch hashes each pair
+        of consecutive tokens into that many buckets, embeds them in
+        ``bigram_dim`` dimensions and mean-pools them over the document; the
+        result is concatenated with the LSTM's pooled outputs.
     seed : int or None
         Seeds every initializer and dropout layer (each gets its own derived
         seed), so the same seed builds and trains the same network without
@@ -181,6 +229,19 @@ def build_model(
             x = make_lstm(name=f"lstm_{i}")(x)
     if pooling != "last":
         x = MaskedSequencePooling(pooling, name="pooling")(x)
+    if bigram_buckets:
+        bigram_ids = HashedBigrams(bigram_buckets, name="hashed_bigrams")(inputs)
+        bag = keras.layers.Embedding(
+            bigram_buckets,
+            bigram_dim,
+            mask_zero=True,
+            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=next_seed()),
+            name="bigram_embedding",
+        )(bigram_ids)
+        if embedding_dropout:
+            bag = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name="bigram_dropout")(bag)
+        bag = MaskedSequencePooling("mean", name="bigram_pooling")(bag)
+        x = keras.layers.Concatenate(name="features")([x, bag])
     if output_dropout:
         x = keras.layers.Dropout(output_dropout, seed=next_seed(), name="output_dropout")(x)
     if n_outputs == 1:
@@ -195,7 +256,11 @@ def build_model(
     )(x)
     model = keras.Model(inputs, outputs, name="lstm_sentiment_classifier")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate,
+            use_ema=bool(ema_momentum),
+            ema_momentum=float(ema_momentum) if ema_momentum else 0.99,
+        ),
         loss=loss,
         metrics=["accuracy"],
         jit_compile=jit_compile,
@@ -303,8 +368,10 @@ class BucketedBatches:
         return ds.prefetch(2)
 
 
-class TrainingMonitor(keras.callbacks.Callback):
+class TrainingMonitor:
     """Record per-epoch metrics, print one line per epoch, stop early.
+
+    Driven by :func:`train_epochs` (one ``Model.fit`` call per epoch).
 
     Parameters
     ----------
@@ -324,7 +391,6 @@ class TrainingMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, history, *, early_stopping=False, patience=2, print_epochs=False, first_epoch=0, total_epochs=None):
-        super().__init__()
         self.history = history
         self.early_stopping = early_stopping
         self.patience = int(patience)
@@ -335,18 +401,11 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.best_epoch = None
         self.best_weights = None
         self.epochs_run = 0
+        self.stop_training = False
         self._wait = 0
-        self._t0 = None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        import time
-
-        self._t0 = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        import time
-
-        logs = dict(logs or {})
+    def end_epoch(self, model, epoch, logs, seconds=0.0):
+        """Record ``logs`` for ``epoch`` (0-based); returns whether to stop."""
         self.epochs_run += 1
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             if key in logs:
@@ -354,7 +413,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.print_epochs:
             n = self.first_epoch + epoch + 1
             total = f"/{self.first_epoch + self.total_epochs}" if self.total_epochs else ""
-            parts = [f"Epoch {n}{total}", f"{time.perf_counter() - self._t0:.1f}s"]
+            parts = [f"Epoch {n}{total}", f"{seconds:.1f}s"]
             parts += [f"{k}: {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs]
             print(" - ".join(parts), flush=True)
         if self.early_stopping and "val_loss" in logs:
@@ -362,17 +421,45 @@ class TrainingMonitor(keras.callbacks.Callback):
             if val_loss < self.best_loss:
                 self.best_loss = val_loss
                 self.best_epoch = epoch
-                self.best_weights = self.model.get_weights()
+                self.best_weights = model.get_weights()
                 self._wait = 0
             else:
                 self._wait += 1
                 if self._wait >= self.patience:
-                    self.model.stop_training = True
+                    self.stop_training = True
+        return self.stop_training
 
-    def on_train_end(self, logs=None):
+    def finish(self, model):
+        """Restore the best epoch's weights if a later epoch was worse."""
         if self.early_stopping and self.best_weights is not None and self.best_epoch != self.epochs_run - 1:
-            self.model.set_weights(self.best_weights)
+            model.set_weights(self.best_weights)
         self.best_weights = None
+
+
+def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbose=0):
+    """Train ``model`` epoch by epoch on ``train`` (a :class:`BucketedBatches`).
+
+    Each epoch is one ``Model.fit`` call, so that an optimizer with a weight
+    moving average swaps the average in before the validation loss is
+    measured (on ``validation``, a :class:`BucketedBatches` with targets).
+    Returns ``monitor``.
+    """
+    import time
+
+    train_ds = train.dataset()
+    val_ds = None if validation is None else validation.dataset()
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        history = model.fit(train_ds, epochs=1, verbose=keras_verbose, shuffle=False)
+        logs = {k: v[-1] for k, v in history.history.items()}
+        if val_ds is not None:
+            val = model.evaluate(val_ds, verbose=0, return_dict=True)
+            logs["val_loss"] = val["loss"]
+            logs["val_accuracy"] = val.get("accuracy", val.get("compile_metrics", np.nan))
+        if monitor.end_epoch(model, epoch, logs, time.perf_counter() - t0):
+            break
+    monitor.finish(model)
+    return monitor
 
 
 def warm_up():

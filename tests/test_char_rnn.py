@@ -287,8 +287,10 @@ def test_bad_parameters_are_named(param, value):
 
 
 def test_bad_data_and_sample_arguments(hello_model):
+    model = small()
     with pytest.raises(ValueError, match="at least seq_length \\+ 1 = 13"):
-        small().fit("hello")
+        model.fit("hello")
+    assert not hasattr(model, "classes_")  # a failed fit leaves no half-fitted model
     with pytest.raises(ValueError, match="validation_fraction > 0"):
         small(early_stopping=True).fit(HELLO)
     with pytest.warns(UserWarning, match="using 2 streams"):

@@ -1,6 +1,5 @@
 """Tests for the ``skrnn`` command (skrnn.cli)."""
 
-import os
 import subprocess
 import sys
 import urllib.error

@@ -375,3 +375,11 @@ def test_real_tiny_shakespeare(real_data_dir):
     text = load_tiny_shakespeare(data_home=real_data_dir, download_if_missing=False)
     assert len(text) == 1_115_394
     assert len(set(text)) == 65
+
+
+def test_archive_without_the_subset(tmp_path, cache_dir, no_network):
+    make_tarball(tmp_path / "aclImdb_v1.tar.gz", [r for r in REVIEWS if r[0] == "train"])
+    assert_same(load_imdb("train", data_home=tmp_path), "train")
+    for _ in range(2):  # also once the train subset is cached
+        with pytest.raises(DatasetUnavailableError, match="no reviews for subset 'test'"):
+            load_imdb("test", data_home=tmp_path)

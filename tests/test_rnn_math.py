@@ -179,3 +179,15 @@ def test_clip_grad_norm():
     assert clip_grad_norm_(g, 1.0) == pytest.approx(5.0)
     assert np.linalg.norm(g) == pytest.approx(1.0, rel=1e-5)
     np.testing.assert_allclose(g / np.linalg.norm(g), [0.6, 0.8])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_generation_step_equals_window_forward(cell):
+    net = make_net(cell, 2)
+    x, y = random_window()
+    state0 = random_state(net)
+    top = net.forward(x, copy_state(state0)).copy()
+    stepping = net.step_state(copy_state(state0))
+    for t in range(T):
+        logits = net.step(x[t], stepping)
+        np.testing.assert_allclose(logits, net.logits(top[t]), rtol=1e-12, atol=1e-12)

@@ -35,6 +35,10 @@ TINY = dict(
     learning_rate=0.01,
     early_stopping=False,
     random_state=0,
+    bigram_buckets=1000,
+    bigram_dim=4,
+    output_dropout=0.0,
+    ema_momentum=None,
 )
 
 
@@ -99,6 +103,8 @@ def test_get_set_params_and_clone(fitted):
         {"learning_rate": -1.0},
         {"verbose": 3},
         {"max_features": 2},
+        {"bigram_buckets": 1},
+        {"ema_momentum": 1.0},
     ],
 )
 def test_invalid_parameters_raise_in_fit(params, reviews):
@@ -186,7 +192,7 @@ def test_truncating_keeps_head_or_tail():
 
 def test_deterministic_with_random_state(reviews):
     X, y = reviews
-    params = {**TINY, "early_stopping": True, "dropout": 0.1, "max_iter": 2}
+    params = {**TINY, "early_stopping": True, "dropout": 0.1, "output_dropout": 0.2, "ema_momentum": 0.9, "max_iter": 2}
     a = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
     b = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
@@ -217,7 +223,9 @@ def test_pretokenized_sequences_like_keras_imdb():
         y.append(label)
     X_obj = np.empty(len(X), dtype=object)
     X_obj[:] = X
-    clf = LSTMSentimentClassifier(**{**TINY, "max_features": 100, "max_iter": 8}).fit(X_obj, y)
+    # bigram_buckets=0: the pure LSTM network.
+    clf = LSTMSentimentClassifier(**{**TINY, "max_features": 100, "max_iter": 8, "bigram_buckets": 0}).fit(X_obj, y)
+    assert all(layer.name != "hashed_bigrams" for layer in clf.model_.layers)
     assert clf.tokenizer_ is None and clf.input_kind_ == "ids"
     assert clf.score(X, y) >= 0.9
     # Ids >= max_features are read as out-of-vocabulary; 2-D padded arrays work too.
@@ -275,8 +283,6 @@ def test_training_monitor_stops_and_restores_best_weights():
     from skrnn.keras_model import TrainingMonitor
 
     class FakeModel:
-        stop_training = False
-
         def __init__(self):
             self.weights = 0
 
@@ -289,13 +295,12 @@ def test_training_monitor_stops_and_restores_best_weights():
     model = FakeModel()
     history = {}
     monitor = TrainingMonitor(history, early_stopping=True, patience=2)
-    monitor.set_model(model)
+    stops = []
     for epoch, val_loss in enumerate([0.5, 0.3, 0.4, 0.35]):
         model.weights = epoch
-        monitor.on_epoch_begin(epoch)
-        monitor.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5})
-    assert model.stop_training
-    monitor.on_train_end()
+        stops.append(monitor.end_epoch(model, epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5}))
+    assert stops == [False, False, False, True]
+    monitor.finish(model)
     assert model.weights == 1 and monitor.best_epoch == 1
     assert history["val_loss"] == [0.5, 0.3, 0.4, 0.35]
 
@@ -391,7 +396,9 @@ def test_joblib_file_loads_in_a_fresh_process(fitted, reviews, tmp_path):
 
 def test_save_and_load_without_pickle(tmp_path):
     X, y = make_reviews(80, labels=["neg", "pos"])
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "class_weight": {"neg": 1.0, "pos": 2.0}}).fit(X, y)
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "max_iter": 1, "class_weight": {"neg": 1.0, "pos": 2.0}, "ema_momentum": 0.9}
+    ).fit(X, y)
     path = clf.save(tmp_path / "saved")
     assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras"]
     config = json.loads((path / "estimator.json").read_text())

@@ -7,13 +7,19 @@ Every layer works on a window of ``T`` time steps for ``B`` parallel streams:
   a one-hot vector is a row lookup) or the ``(T, B, D)`` outputs of the layer
   below;
 * the gate weights are fused, torch-rnn style: ``Wx`` is ``(D, G*H)`` and
-  ``Wh`` is ``(H, G*H)`` for ``G`` gates, so each time step is one product;
+  ``Wh`` is ``(H, G*H)`` for ``G`` gates, so a time step is one product;
+* the bias ``b`` is stored right after ``Wh``, so ``[Wh; b]`` is one
+  ``(H + 1, G*H)`` matrix, and the hidden states are stored with a constant
+  1 in an extra last column: ``[h, 1] @ [Wh; b]`` adds the bias for free, and
+  ``dWh`` and ``db`` come out of the same GEMM;
 * :meth:`forward` projects the whole window's input in one GEMM (or one row
-  lookup) before the time loop; only ``h_{t-1} @ Wh`` is per step;
-* :meth:`backward` turns every gradient factor that does not depend on the
-  recurrence into whole-window array operations first, so the backward time
-  loop is a handful of in-place products plus ``dG_t @ Wh.T``; the weight
-  gradients are then one GEMM each over the stacked window.
+  lookup) before the time loop; only ``h_{t-1} @ Wh`` is per step. When
+  training, it also stores, per step and while the data is in cache, every
+  backward factor that does not depend on the recurrence (the gate
+  derivatives), so that the backward time loop is a handful of in-place
+  products plus ``dG_t @ Wh.T``;
+* :meth:`backward` ends with one GEMM per weight matrix over the stacked
+  window.
 
 Gradients are truncated at the window's start (truncated BPTT): the state
 carried in from the previous window is a constant.
@@ -43,9 +49,10 @@ def sigmoid_(x):
 
 
 class _Layer:
-    """What the three cells share: parameters, the input projection and the weight gradients."""
+    """What the three cells share: parameters, work arrays, the input projection and the weight gradients."""
 
     n_gates = 1
+    n_state = 1  # arrays of recurrent state per stream (LSTM: h and c)
     name = "layer"
 
     def __init__(self, input_size, hidden_size, *, lookup=False, dtype=np.float32):
@@ -57,18 +64,31 @@ class _Layer:
 
     # -- parameters ---------------------------------------------------------
     def param_shapes(self):
-        """``[(name, shape), ...]``: the layout of this layer's slice of the flat parameter vector."""
+        """``[(name, shape), ...]``: the layout of this layer's slice of the flat parameter vector.
+
+        ``b`` must directly follow ``Wh``: together they are the ``(H + 1, G*H)`` matrix ``Whb``.
+        """
         gh = self.n_gates * self.hidden_size
         return [("Wx", (self.input_size, gh)), ("Wh", (self.hidden_size, gh)), ("b", (gh,))]
 
     def bind(self, params, grads):
-        """Attach views into the network's flat parameter and gradient vectors."""
-        for (name, _), p, g in zip(self.param_shapes(), params, grads):
-            setattr(self, name, p)
-            setattr(self, "d" + name, g)
+        """Attach views into this layer's slices of the network's flat parameter and gradient vectors."""
+        offset = 0
+        for name, shape in self.param_shapes():
+            size = int(np.prod(shape))
+            setattr(self, name, params[offset : offset + size].reshape(shape))
+            setattr(self, "d" + name, grads[offset : offset + size].reshape(shape))
+            if name == "Wh":
+                whb = slice(offset, offset + size + shape[1])
+                self.Whb = params[whb].reshape(shape[0] + 1, shape[1])
+                self.dWhb = grads[whb].reshape(shape[0] + 1, shape[1])
+            offset += size
+
+    def n_params(self):
+        return sum(int(np.prod(shape)) for _, shape in self.param_shapes())
 
     def init_params(self, rng):
-        # Uniform(-1/sqrt(H), 1/sqrt(H)) for every weight, as PyTorch's RNN layers.
+        # Uniform(-1/sqrt(H), 1/sqrt(H)) for every weight, as PyTorch's RNN layers; zero biases.
         k = 1.0 / np.sqrt(self.hidden_size)
         for name, shape in self.param_shapes():
             p = getattr(self, name)
@@ -77,15 +97,15 @@ class _Layer:
             else:
                 p[...] = 0.0
 
-    # -- state --------------------------------------------------------------
-    n_state = 1  # LSTM carries (h, c)
-
     def zero_state(self, batch_size):
         return [np.zeros((batch_size, self.hidden_size), dtype=self.dtype) for _ in range(self.n_state)]
 
     # -- work arrays --------------------------------------------------------
+    # Arrays with a leading time axis; "H" (and "C") hold T + 1 steps.
+    _per_step = {"H", "C", "G", "dG", "GH", "A", "TC", "dX"}
+
     def _buffers(self, T, B):
-        """Work arrays for a window of ``T`` steps and ``B`` streams (views of a larger set when possible)."""
+        """Work arrays for ``T`` steps and ``B`` streams (views of a longer window's when possible)."""
         ws = self._workspaces.get(B)
         if ws is None or ws["T"] < T:
             if len(self._workspaces) >= 3:  # training, validation and sampling shapes
@@ -96,57 +116,95 @@ class _Layer:
         if ws["T"] == T:
             return ws
         # A shorter window (the end of an epoch): leading-axis views stay contiguous.
-        return {k: (v[: T + 1] if k in ("H", "C") else v[:T]) if k in ws["per_step"] else v
-                for k, v in ws.items()}
+        return {k: (v[: T + 1] if k in ("H", "C") else v[:T]) if k in self._per_step else v for k, v in ws.items()}
 
-    def _alloc_common(self, T, B):
+    def _allocate(self, T, B):
         H, GH, D, dt = self.hidden_size, self.n_gates * self.hidden_size, self.input_size, self.dtype
         ws = {
-            "H": np.empty((T + 1, B, H), dt),  # H[0] is the carried-in state, H[t+1] = h_t
+            # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1 (the bias input).
+            "H": np.empty((T + 1, B, H + 1), dt),
             "G": np.empty((T, B, GH), dt),  # gate pre-activations, then activations
-            "dG": np.empty((T, B, GH), dt),  # gradient w.r.t. pre-activations
+            "dG": np.empty((T, B, GH), dt),  # backward factors, then gradients w.r.t. pre-activations
             "tmpG": np.empty((B, GH), dt),
             "tmpH": np.empty((B, H), dt),
             "dh": np.empty((B, H), dt),
-            "per_step": {"H", "G", "dG", "dX"},
         }
+        ws["H"][..., H] = 1.0
         if not self.lookup:
             ws["dX"] = np.empty((T, B, D), dt)
         return ws
 
-    def _allocate(self, T, B):
-        return self._alloc_common(T, B)
-
     def release(self):
         """Free the work arrays (they are re-created on the next call)."""
         self._workspaces = {}
+        self._step_ws = None
+
+    # -- one step at a time (generation) ---------------------------------------
+    def step_state(self, state):
+        """Copy a :meth:`forward` state into the layout :meth:`step` updates in place.
+
+        ``[h, 1]`` (with the bias input) then, for the LSTM, ``c``.
+        """
+        h = state[0]
+        hb = np.ones((h.shape[0], self.hidden_size + 1), dtype=self.dtype)
+        hb[:, : self.hidden_size] = h
+        return [hb] + [s.copy() for s in state[1:]]
+
+    def _step_buffers(self, B):
+        ws = getattr(self, "_step_ws", None)
+        if ws is None or ws["B"] != B:
+            GH, H, dt = self.n_gates * self.hidden_size, self.hidden_size, self.dtype
+            ws = self._step_ws = {"B": B, "g": np.empty((B, GH), dt), "gi": np.empty((B, GH), dt),
+                                  "tmpH": np.empty((B, H), dt), "tmpH2": np.empty((B, H), dt)}
+        return ws
+
+    def _step_gates(self, x, hb, ws):
+        """``[h, 1] @ [Wh; b] + x @ Wx`` for one step, in ``ws["g"]``."""
+        g, gi = ws["g"], ws["gi"]
+        np.matmul(hb, self.Whb, out=g)
+        if self.lookup:
+            np.take(self.Wx, x, axis=0, out=gi, mode="clip")
+        else:
+            np.matmul(x, self.Wx, out=gi)
+        g += gi
+        return g
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_workspaces"] = {}
         state.pop("_ws", None)  # the last window's work arrays and input
+        state.pop("_step_ws", None)
         state.pop("_x", None)
-        for name, _ in self.param_shapes():  # views into the network's flat vectors
+        for name, _ in self.param_shapes() + [("Whb", None)]:  # views into the network's flat vectors
             state.pop(name, None)
             state.pop("d" + name, None)
         return state
 
-    # -- shared pieces of forward / backward -----------------------------------
-    def _project_inputs(self, x, G, bias=True):
-        """``G = x @ Wx + b`` for the whole window: a row lookup for ids, else one GEMM."""
-        T, B, GH = G.shape
+    # -- shared pieces of forward / backward ----------------------------------
+    def _start(self, x, state):
+        """Work arrays for this window, the input projection ``x @ Wx`` in ``G``, the state in ``H[0]``."""
+        T, B = x.shape[:2]
+        H, GH = self.hidden_size, self.n_gates * self.hidden_size
+        ws = self._ws = self._buffers(T, B)
+        self._x = x
+        G = ws["G"]
         if self.lookup:
-            np.take(self.Wx, x, axis=0, out=G, mode="clip")
+            np.take(self.Wx, x, axis=0, out=G, mode="clip")  # row lookup = one-hot product
         else:
             np.matmul(x.reshape(T * B, -1), self.Wx, out=G.reshape(T * B, GH))
-        if bias:
-            G += self.b
+        ws["H"][0, :, :H] = state[0]
+        return ws
 
-    def _input_grads(self, x, dG, ws):
-        """``dWx``, ``db`` from the window's stacked gate gradients; returns ``dX`` (None for ids)."""
+    def _weight_grads(self, dG, ws, dG_recurrent=None):
+        """``[dWh; db]``, ``dWx`` as one GEMM each over the window; returns ``dX`` (None for ids).
+
+        ``dG_recurrent`` is the gradient w.r.t. ``[h, 1] @ [Wh; b]`` when it differs from ``dG``'s (GRU).
+        """
         T, B, GH = dG.shape
         dG2 = dG.reshape(T * B, GH)
-        np.sum(dG2, axis=0, out=self.db)
+        dGr = dG2 if dG_recurrent is None else dG_recurrent.reshape(T * B, GH)
+        np.matmul(ws["H"][:T].reshape(T * B, -1).T, dGr, out=self.dWhb)
+        x = self._x
         if self.lookup:
             # Embedding gradient: row v of dWx sums the rows of dG where the input id is v.
             # One masked sum per symbol present is ~10x faster than np.add.at here
@@ -156,15 +214,11 @@ class _Layer:
             for v in np.flatnonzero(np.bincount(ids, minlength=self.input_size)):
                 np.sum(dG2[ids == v], axis=0, out=self.dWx[v])
             return None
-        np.matmul(x.reshape(T * B, -1).T, dG2, out=self.dWx)
+        x2 = x.reshape(T * B, -1)
+        np.matmul(x2.T, dG2, out=self.dWx)
         dX = ws["dX"]
         np.matmul(dG2, self.Wx.T, out=dX.reshape(T * B, -1))
         return dX
-
-    def _recurrent_grad(self, Hs, dG):
-        """``dWh = H_{0..T-1}^T @ dG`` as one GEMM over the window."""
-        T, B, GH = dG.shape
-        np.matmul(Hs[:T].reshape(T * B, -1).T, dG.reshape(T * B, GH), out=self.dWh)
 
 
 class RNNLayer(_Layer):
@@ -173,37 +227,46 @@ class RNNLayer(_Layer):
     n_gates = 1
     name = "rnn"
 
-    def forward(self, x, state):
+    def forward(self, x, state, train=False):
         """Run the window; ``state`` (list of ``(B, H)`` arrays) is updated in place to the last step.
 
-        Returns the ``(T, B, H)`` outputs (a view of a work array, valid until the next call).
+        ``x`` is ``(T, B)`` ids or ``(T, B, D)`` inputs. Returns the ``(T, B, H)`` outputs (a view
+        of a work array, valid until the next call). ``train=True`` stores what :meth:`backward` needs.
         """
-        T, B = x.shape[:2]
-        ws = self._ws = self._buffers(T, B)
-        Hs, G, tmp = ws["H"], ws["G"], ws["tmpG"]
-        self._x = x
-        self._project_inputs(x, G)
-        Hs[0] = state[0]
-        Wh = self.Wh
-        for t in range(T):
+        ws = self._start(x, state)
+        Hs, G, dG, tmp = ws["H"], ws["G"], ws["dG"], ws["tmpG"]
+        H, Whb = self.hidden_size, self.Whb
+        for t in range(len(G)):
             g = G[t]
-            np.matmul(Hs[t], Wh, out=tmp)
+            np.matmul(Hs[t], Whb, out=tmp)
             g += tmp
-            np.tanh(g, out=Hs[t + 1])
-        state[0][...] = Hs[T]
-        return Hs[1:]
+            h = Hs[t + 1, :, :H]
+            np.tanh(g, out=h)
+            if train:  # tanh' = 1 - h^2
+                d = dG[t]
+                np.multiply(h, h, out=d)
+                np.subtract(1.0, d, out=d)
+        state[0][...] = Hs[-1, :, :H]
+        return Hs[1:, :, :H]
+
+    def step(self, x, hb):
+        """One step for ``B`` streams: ``x`` is ``(B,)`` ids or ``(B, D)``; ``[h, 1]`` is updated in place.
+
+        Returns ``h`` (a view of ``hb``).
+        """
+        g = self._step_gates(x, hb, self._step_buffers(len(hb)))
+        h = hb[:, : self.hidden_size]
+        np.tanh(g, out=h)
+        return h
 
     def backward(self, dH):
-        """Back-propagate ``dH`` (``(T, B, H)``, modified in place) through the last forward window.
+        """Back-propagate ``dH`` (``(T, B, H)``, modified in place) through the last training window.
 
         Fills this layer's gradients and returns ``dX`` for the layer below (None for ids).
         """
         ws = self._ws
-        Hs, dG, dhn = ws["H"], ws["dG"], ws["dh"]
+        dG, dhn = ws["dG"], ws["dh"]
         T = dH.shape[0]
-        # tanh'(a) = 1 - h^2, for the whole window at once.
-        np.multiply(Hs[1:], Hs[1:], out=dG)
-        np.subtract(1.0, dG, out=dG)
         WhT = self.Wh.T
         for t in range(T - 1, -1, -1):
             dh = dH[t]
@@ -212,8 +275,7 @@ class RNNLayer(_Layer):
             dG[t] *= dh
             if t > 0:
                 np.matmul(dG[t], WhT, out=dhn)
-        self._recurrent_grad(Hs, dG)
-        return self._input_grads(self._x, dG, ws)
+        return self._weight_grads(dG, ws)
 
 
 class LSTMLayer(_Layer):
@@ -235,67 +297,73 @@ class LSTMLayer(_Layer):
         self.b[2 * H : 3 * H] = 1.0
 
     def _allocate(self, T, B):
-        ws = self._alloc_common(T, B)
+        ws = super()._allocate(T, B)
         H, dt = self.hidden_size, self.dtype
         ws["C"] = np.empty((T + 1, B, H), dt)  # cell states, C[0] carried in
         ws["TC"] = np.empty((T, B, H), dt)  # tanh(c_t)
-        ws["A"] = np.empty((T, B, H), dt)  # o * (1 - tanh(c)^2), for the backward pass
+        ws["A"] = np.empty((T, B, H), dt)  # o * (1 - tanh(c)^2): dc_t gets dh_t * A_t
         ws["dc"] = np.empty((B, H), dt)
-        ws["per_step"] = ws["per_step"] | {"C", "TC", "A"}
         return ws
 
-    def forward(self, x, state):
-        T, B = x.shape[:2]
+    def forward(self, x, state, train=False):
+        ws = self._start(x, state)
         H = self.hidden_size
-        ws = self._ws = self._buffers(T, B)
-        Hs, Cs, TC, G, tmpG, tmpH = ws["H"], ws["C"], ws["TC"], ws["G"], ws["tmpG"], ws["tmpH"]
-        self._x = x
-        self._project_inputs(x, G)
-        Hs[0] = state[0]
+        Hs, Cs, TC, G, K, A = ws["H"], ws["C"], ws["TC"], ws["G"], ws["dG"], ws["A"]
+        tmpG, ig = ws["tmpG"], ws["tmpH"]
         Cs[0] = state[1]
-        Wh = self.Wh
-        for t in range(T):
+        Whb = self.Whb
+        for t in range(len(G)):
             g = G[t]
-            np.matmul(Hs[t], Wh, out=tmpG)
+            np.matmul(Hs[t], Whb, out=tmpG)
             g += tmpG
-            sigmoid_(g[:, : 3 * H])
-            gg = g[:, 3 * H :]
-            np.tanh(gg, out=gg)
-            c = Cs[t + 1]
-            np.multiply(g[:, 2 * H : 3 * H], Cs[t], out=c)  # f * c_prev
-            np.multiply(g[:, H : 2 * H], gg, out=tmpH)  # i * g
-            c += tmpH
-            np.tanh(c, out=TC[t])
-            np.multiply(g[:, :H], TC[t], out=Hs[t + 1])  # o * tanh(c)
-        state[0][...] = Hs[T]
-        state[1][...] = Cs[T]
-        return Hs[1:]
+            c, tc, h = Cs[t + 1], TC[t], Hs[t + 1, :, :H]
+            self._cell(g, Cs[t], c, tc, h, ig)
+            if train:
+                s = g[:, : 3 * H]
+                o, i, gg = g[:, :H], g[:, H : 2 * H], g[:, 3 * H :]
+                # Backward factors: d(pre_o) = dh * Ko, d(pre_{i,f,g}) = dc * K{i,f,g}.
+                k = K[t]
+                ks = k[:, : 3 * H]
+                np.subtract(1.0, s, out=ks)
+                ks *= s  # sigma' = s (1 - s) for o, i, f
+                k[:, :H] *= tc  # Ko = tanh(c) o (1 - o)
+                k[:, H : 2 * H] *= gg  # Ki = g i (1 - i)
+                k[:, 2 * H : 3 * H] *= Cs[t]  # Kf = c_prev f (1 - f)
+                kg = k[:, 3 * H :]
+                np.multiply(ig, gg, out=kg)
+                np.subtract(i, kg, out=kg)  # Kg = i (1 - g^2)
+                np.multiply(h, tc, out=A[t])
+                np.subtract(o, A[t], out=A[t])  # A = o (1 - tanh(c)^2)
+        state[0][...] = Hs[-1, :, :H]
+        state[1][...] = Cs[-1]
+        return Hs[1:, :, :H]
+
+    def _cell(self, g, c_prev, c, tc, h, ig):
+        """Gate pre-activations ``g`` -> activations (in place), ``c``, ``tanh(c)``, ``h``; ``ig = i * g``."""
+        H = self.hidden_size
+        sigmoid_(g[:, : 3 * H])
+        gg = g[:, 3 * H :]
+        np.tanh(gg, out=gg)
+        np.multiply(g[:, 2 * H : 3 * H], c_prev, out=c)  # f * c_prev
+        np.multiply(g[:, H : 2 * H], gg, out=ig)
+        c += ig  # + i * g
+        np.tanh(c, out=tc)
+        np.multiply(g[:, :H], tc, out=h)  # o * tanh(c)
+
+    def step(self, x, hb, c):
+        """One step for ``B`` streams (see :meth:`RNNLayer.step`); ``c`` is updated in place too."""
+        ws = self._step_buffers(len(hb))
+        g = self._step_gates(x, hb, ws)
+        h = hb[:, : self.hidden_size]
+        self._cell(g, c, c, ws["tmpH2"], h, ws["tmpH"])
+        return h
 
     def backward(self, dH):
         ws = self._ws
         H = self.hidden_size
-        Hs, Cs, TC, G, dG, A = ws["H"], ws["C"], ws["TC"], ws["G"], ws["dG"], ws["A"]
-        dhn, dc, tmpH = ws["dh"], ws["dc"], ws["tmpH"]
+        G, dG, A, dhn, dc, tmpH = ws["G"], ws["dG"], ws["A"], ws["dh"], ws["dc"], ws["tmpH"]
         T, B = dH.shape[:2]
-        o, i, f, g = G[..., :H], G[..., H : 2 * H], G[..., 2 * H : 3 * H], G[..., 3 * H :]
-        Ko, Ki, Kf, Kg = dG[..., :H], dG[..., H : 2 * H], dG[..., 2 * H : 3 * H], dG[..., 3 * H :]
-        # Whole-window factors: d(pre_o) = dh * Ko, d(pre_i,f,g) = dc * K(i,f,g),
-        # and dc_t gets dh_t * A_t from h_t = o * tanh(c_t).
-        np.subtract(1.0, o, out=Ko)
-        Ko *= o
-        Ko *= TC  # tanh(c) * o(1-o)
-        np.subtract(1.0, i, out=Ki)
-        Ki *= i
-        Ki *= g  # g * i(1-i)
-        np.subtract(1.0, f, out=Kf)
-        Kf *= f
-        Kf *= Cs[:T]  # c_prev * f(1-f)
-        np.multiply(g, g, out=Kg)
-        np.subtract(1.0, Kg, out=Kg)
-        Kg *= i  # i * (1-g^2)
-        np.multiply(TC, TC, out=A)
-        np.subtract(1.0, A, out=A)
-        A *= o  # o * (1-tanh(c)^2)
+        f = G[..., 2 * H : 3 * H]
         dG4 = dG.reshape(T, B, 4, H)
         WhT = self.Wh.T
         dc[...] = 0.0
@@ -304,94 +372,106 @@ class LSTMLayer(_Layer):
             if t < T - 1:
                 dh += dhn
             np.multiply(dh, A[t], out=tmpH)
-            dc += tmpH
+            dc += tmpH  # dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c)^2)
             dG4[t, :, 0] *= dh
             dG4[t, :, 1:] *= dc[:, None, :]
             if t > 0:
                 dc *= f[t]
                 np.matmul(dG[t], WhT, out=dhn)
-        self._recurrent_grad(Hs, dG)
-        return self._input_grads(self._x, dG, ws)
+        return self._weight_grads(dG, ws)
 
 
 class GRULayer(_Layer):
     """GRU with fused gates ``[r, z, n]``, the reset gate applied after the product (cuDNN/PyTorch variant).
 
-    ``n_t = tanh(x Wx_n + b_n + r * (h_{t-1} Wh_n + bh_n))`` and
+    ``n_t = tanh(x Wx_n + bx_n + r * (h_{t-1} Wh_n + b_n))`` and
     ``h_t = (1 - z) * n_t + z * h_{t-1}``. Applying ``r`` after the product
-    keeps one fused ``h_{t-1} @ Wh`` per step.
+    keeps one fused ``[h_{t-1}, 1] @ [Wh; b]`` per step; ``bx_n`` is the
+    input-side bias of the candidate (for ``r`` and ``z`` one bias suffices).
     """
 
     n_gates = 3
     name = "gru"
 
     def param_shapes(self):
-        return super().param_shapes() + [("bhn", (self.hidden_size,))]
+        return super().param_shapes() + [("bxn", (self.hidden_size,))]
 
     def _allocate(self, T, B):
-        ws = self._alloc_common(T, B)
-        H, GH, dt = self.hidden_size, 3 * self.hidden_size, self.dtype
-        ws["GH"] = np.empty((T, B, GH), dt)  # h_{t-1} @ Wh (+ bh_n), then its gradient
-        ws["tmpTH"] = np.empty((T, B, H), dt)
-        ws["per_step"] = ws["per_step"] | {"GH", "tmpTH"}
+        ws = super()._allocate(T, B)
+        ws["GH"] = np.empty((T, B, 3 * self.hidden_size), self.dtype)  # gradient w.r.t. [h, 1] @ [Wh; b]
         return ws
 
-    def forward(self, x, state):
-        T, B = x.shape[:2]
+    def forward(self, x, state, train=False):
+        ws = self._start(x, state)
         H = self.hidden_size
-        ws = self._ws = self._buffers(T, B)
-        Hs, GX, GHs, tmpH = ws["H"], ws["G"], ws["GH"], ws["tmpH"]
-        self._x = x
-        self._project_inputs(x, GX)
-        Hs[0] = state[0]
-        Wh, bhn = self.Wh, self.bhn
-        for t in range(T):
-            gx, gh = GX[t], GHs[t]
-            np.matmul(Hs[t], Wh, out=gh)
-            gh[:, 2 * H :] += bhn
-            rz = gx[:, : 2 * H]
-            rz += gh[:, : 2 * H]
-            sigmoid_(rz)
-            n = gx[:, 2 * H :]
-            np.multiply(gx[:, :H], gh[:, 2 * H :], out=tmpH)  # r * (h Wh_n + bh_n)
-            n += tmpH
-            np.tanh(n, out=n)
-            h = Hs[t + 1]
-            np.subtract(Hs[t], n, out=h)
-            h *= gx[:, H : 2 * H]
-            h += n  # n + z * (h_prev - n)
-        state[0][...] = Hs[T]
-        return Hs[1:]
+        Hs, GX, K, gh, tmpH = ws["H"], ws["G"], ws["dG"], ws["tmpG"], ws["tmpH"]
+        Whb = self.Whb
+        for t in range(len(GX)):
+            gx = GX[t]
+            np.matmul(Hs[t], Whb, out=gh)
+            k = K[t]
+            kr, kz, kn = k[:, :H], k[:, H : 2 * H], k[:, 2 * H :]
+            self._cell(gx, gh, Hs[t, :, :H], Hs[t + 1, :, :H], tmpH, kz)
+            if train:
+                r, z, n, ghn = gx[:, :H], gx[:, H : 2 * H], gx[:, 2 * H :], gh[:, 2 * H :]
+                # Every pre-activation gradient is dh_t times one of these factors.
+                np.subtract(1.0, z, out=tmpH)
+                kz *= z
+                kz *= tmpH  # Kz = (h_prev - n) z (1 - z)
+                np.multiply(n, n, out=kn)
+                np.subtract(1.0, kn, out=kn)
+                kn *= tmpH  # Kn = (1 - z)(1 - n^2)
+                np.subtract(1.0, r, out=kr)
+                kr *= r
+                kr *= ghn
+                kr *= kn  # Kr = Kn (h Wh_n + b_n) r (1 - r)
+        state[0][...] = Hs[-1, :, :H]
+        return Hs[1:, :, :H]
+
+    def _cell(self, gx, gh, hprev, h, tmpH, d):
+        """Input and recurrent pre-activations -> ``r, z, n`` in ``gx`` (in place) and ``h``.
+
+        ``d`` receives ``h_prev - n``; ``h`` may be ``hprev`` itself.
+        """
+        H = self.hidden_size
+        rz = gx[:, : 2 * H]
+        rz += gh[:, : 2 * H]
+        sigmoid_(rz)
+        n = gx[:, 2 * H :]
+        n += self.bxn
+        np.multiply(gx[:, :H], gh[:, 2 * H :], out=tmpH)  # r * (h Wh_n + b_n)
+        n += tmpH
+        np.tanh(n, out=n)
+        np.subtract(hprev, n, out=d)
+        np.multiply(d, gx[:, H : 2 * H], out=h)
+        h += n  # h = n + z (h_prev - n)
+
+    def step(self, x, hb):
+        """One step for ``B`` streams (see :meth:`RNNLayer.step`)."""
+        ws = self._step_buffers(len(hb))
+        gx, gh = ws["gi"], ws["g"]
+        np.matmul(hb, self.Whb, out=gh)
+        if self.lookup:
+            np.take(self.Wx, x, axis=0, out=gx, mode="clip")
+        else:
+            np.matmul(x, self.Wx, out=gx)
+        h = hb[:, : self.hidden_size]
+        self._cell(gx, gh, h, h, ws["tmpH"], ws["tmpH2"])
+        return h
 
     def backward(self, dH):
         ws = self._ws
         H = self.hidden_size
-        Hs, GX, GHs, dGX, tmp = ws["H"], ws["G"], ws["GH"], ws["dG"], ws["tmpTH"]
-        dhn, tmpH = ws["dh"], ws["tmpH"]
+        GX, dGX, dGH, dhn, tmpH = ws["G"], ws["dG"], ws["GH"], ws["dh"], ws["tmpH"]
         T, B = dH.shape[:2]
-        r, z, n = GX[..., :H], GX[..., H : 2 * H], GX[..., 2 * H :]
-        ghn = GHs[..., 2 * H :]
-        Kr, Kz, Kn = dGX[..., :H], dGX[..., H : 2 * H], dGX[..., 2 * H :]
-        # Every pre-activation gradient is dh_t times a whole-window factor.
-        np.subtract(1.0, z, out=tmp)  # 1 - z
-        np.multiply(n, n, out=Kn)
-        np.subtract(1.0, Kn, out=Kn)
-        Kn *= tmp  # (1-z)(1-n^2)
-        np.subtract(Hs[:T], n, out=Kz)
-        Kz *= z
-        Kz *= tmp  # (h_prev - n) z(1-z)
-        np.subtract(1.0, r, out=Kr)
-        Kr *= r
-        Kr *= ghn
-        Kr *= Kn  # (1-z)(1-n^2) (h Wh_n + bh_n) r(1-r)
-        dGH = GHs  # the recurrent pre-activations are no longer needed
+        r, z = GX[..., :H], GX[..., H : 2 * H]
         dGX4 = dGX.reshape(T, B, 3, H)
         WhT = self.Wh.T
         for t in range(T - 1, -1, -1):
             dh = dH[t]
             if t < T - 1:
                 dh += dhn
-            dGX4[t] *= dh[:, None, :]
+            dGX4[t] *= dh[:, None, :]  # [d pre_r, d pre_z, d pre_n(input side)]
             dgh = dGH[t]
             dgh[:, : 2 * H] = dGX[t, :, : 2 * H]
             np.multiply(dGX[t, :, 2 * H :], r[t], out=dgh[:, 2 * H :])
@@ -399,9 +479,9 @@ class GRULayer(_Layer):
                 np.matmul(dgh, WhT, out=dhn)
                 np.multiply(dh, z[t], out=tmpH)
                 dhn += tmpH
-        self._recurrent_grad(Hs, dGH)
-        np.sum(dGH[..., 2 * H :].reshape(T * B, H), axis=0, out=self.dbhn)
-        return self._input_grads(self._x, dGX, ws)
+        np.sum(dGX[..., 2 * H :], axis=(0, 1), out=self.dbxn)
+        # [dWh; db] from the recurrent side, dWx and dX from the input side.
+        return self._weight_grads(dGX, ws, dG_recurrent=dGH)
 
 
 CELLS = {"rnn": RNNLayer, "lstm": LSTMLayer, "gru": GRULayer}

@@ -50,9 +50,7 @@ class CharRNN:
             layer_cls(self.n_symbols if i == 0 else self.hidden_size, self.hidden_size, lookup=(i == 0), dtype=self.dtype)
             for i in range(self.n_layers)
         ]
-        self._shapes = [[(n, s) for n, s in layer.param_shapes()] for layer in self.layers]
-        self._shapes.append([("Wy", (self.hidden_size, self.n_symbols)), ("by", (self.n_symbols,))])
-        self.n_params = sum(int(np.prod(s)) for group in self._shapes for _, s in group)
+        self.n_params = sum(layer.n_params() for layer in self.layers) + (self.hidden_size + 1) * self.n_symbols
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.grads = np.zeros(self.n_params, dtype=self.dtype)
         self._bind()
@@ -62,18 +60,15 @@ class CharRNN:
     def _bind(self):
         """Create the per-layer views into ``params`` and ``grads``."""
         offset = 0
-        views = []
-        for group in self._shapes:
-            ps, gs = [], []
-            for _, shape in group:
-                size = int(np.prod(shape))
-                ps.append(self.params[offset : offset + size].reshape(shape))
-                gs.append(self.grads[offset : offset + size].reshape(shape))
-                offset += size
-            views.append((ps, gs))
-        for layer, (ps, gs) in zip(self.layers, views):
-            layer.bind(ps, gs)
-        (self.Wy, self.by), (self.dWy, self.dby) = views[-1]
+        for layer in self.layers:
+            end = offset + layer.n_params()
+            layer.bind(self.params[offset:end], self.grads[offset:end])
+            offset = end
+        H, V = self.hidden_size, self.n_symbols
+        self.Wy = self.params[offset : offset + H * V].reshape(H, V)
+        self.dWy = self.grads[offset : offset + H * V].reshape(H, V)
+        self.by = self.params[offset + H * V :]
+        self.dby = self.grads[offset + H * V :]
 
     def named_params(self):
         """``[(name, view), ...]`` for every parameter, e.g. ``("layer0.Wh", array)``."""
@@ -144,7 +139,7 @@ class CharRNN:
         ws = self._buffers(T, B) if (train and self.dropout > 0) else None
         h = x
         for i, layer in enumerate(self.layers):
-            h = layer.forward(h, state[i])
+            h = layer.forward(h, state[i], train=train)
             if ws is not None:
                 mask, dropped = ws["U"][i], ws["D"][i]
                 rng.random(out=mask, dtype=mask.dtype)
@@ -155,6 +150,21 @@ class CharRNN:
                 np.multiply(h, mask, out=dropped)
                 h = dropped
         return h
+
+    def step_state(self, state):
+        """Copy a :meth:`forward` state into the layout :meth:`step` updates in place."""
+        return [layer.step_state(s) for layer, s in zip(self.layers, state)]
+
+    def step(self, ids, step_state):
+        """One step for ``B`` streams: ``ids`` of shape ``(B,)``; returns the logits ``(B, n_symbols)``.
+
+        ``step_state`` (from :meth:`step_state`) is updated in place. This is the
+        generation path: a few small products per layer and no window bookkeeping.
+        """
+        h = ids
+        for layer, s in zip(self.layers, step_state):
+            h = layer.step(h, *s)
+        return self.logits(h)
 
     def logits(self, Y, out=None):
         """``Y @ Wy + by`` for ``Y`` of shape ``(N, H)``."""
