@@ -537,6 +537,19 @@ def markdown(med, checks, ratios, runs, quick):
     return "\n".join(lines)
 
 
+def _source_digest():
+    """A short hash of the estimator's sources, to tell which version a run measured."""
+    import hashlib
+
+    root = HERE.parent / "skrnn"
+    h = hashlib.sha256()
+    for path in sorted([root / "char_rnn.py", root / "text.py", *(root / "rnn").glob("*.py")]):
+        if path.exists():
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test (< 60 s)")
@@ -557,6 +570,7 @@ def main(argv=None):
         ap.error(f"unknown case(s) {sorted(unknown)}; choose from {ALL_CASES}")
     runs = {c: [] for c in cases}
     skipped = {}
+    digest_start = _source_digest()
     t_start = time.perf_counter()
     for rep in range(repeats):
         for case in cases:
@@ -594,12 +608,15 @@ def main(argv=None):
         "versions": versions, "runs": runs,
         "medians": {c: {"median": v[0], "min": v[1], "max": v[2], "n": v[3]} for c, v in med.items()},
         "ratios": ratios, "checks": checks, "total_wall_s": time.perf_counter() - t_start,
+        "skrnn_source_digest": {"start": digest_start, "end": _source_digest()},
         "markdown": table,
     }
     out = Path(args.out) if args.out else HERE / "results" / ("char_rnn_quick.json" if args.quick else "char_rnn.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))
-    print(f"\nJSON: {out}  (total {result['total_wall_s']:.0f} s)")
+    if digest_start != result["skrnn_source_digest"]["end"]:
+        print("WARNING: skrnn's sources changed during the run; the repeats measured different versions.")
+    print(f"\nJSON: {out}  (total {result['total_wall_s']:.0f} s, skrnn sources {digest_start})")
     return 0
 
 

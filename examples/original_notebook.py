@@ -34,12 +34,19 @@ from skrnn import CharRNNGenerator, LSTMSentimentClassifier, load_imdb, load_tin
 ORIGINAL_IMDB = dict(
     max_features=20000,
     maxlen=80,
+    truncating="pre",  # keras pad_sequences' default: keep the last 80 tokens
     embedding_dim=128,
     hidden_size=128,
     dropout=0.2,
     recurrent_dropout=0.2,
     batch_size=32,
-    pooling="last",  # the final LSTM state feeds the output, as in Keras's example
+    learning_rate=0.001,  # Keras's Adam default
+    pooling="last",  # the final LSTM state feeds the output
+    # none of skrnn's additions:
+    embedding_dropout=0.0,
+    output_dropout=0.0,
+    bigram_buckets=0,
+    ema_momentum=None,
     early_stopping=False,
 )
 ORIGINAL_CHAR_RNN = dict(

@@ -88,12 +88,17 @@ class _Layer:
         return sum(int(np.prod(shape)) for _, shape in self.param_shapes())
 
     def init_params(self, rng):
-        # Uniform(-1/sqrt(H), 1/sqrt(H)) for every weight, as PyTorch's RNN layers; zero biases.
+        # Uniform(-1/sqrt(H), 1/sqrt(H)) for the weights, as PyTorch's RNN layers; zero biases.
+        # The rows of a lookup layer's Wx are embeddings of one-hot inputs: they
+        # get Uniform(-1, 1) (std 0.58), the spread of PyTorch's N(0, 1)
+        # embedding of size H followed by its input weights, so the input
+        # signal is not 10x weaker than the recurrent one at the start.
         k = 1.0 / np.sqrt(self.hidden_size)
         for name, shape in self.param_shapes():
             p = getattr(self, name)
             if name.startswith("W"):
-                p[...] = rng.uniform(-k, k, size=shape)
+                scale = 1.0 if (name == "Wx" and self.lookup) else k
+                p[...] = rng.uniform(-scale, scale, size=shape)
             else:
                 p[...] = 0.0
 
