@@ -201,8 +201,15 @@ def main(argv=None):
     params = LSTMSentimentClassifier().get_params()
     times = bench_overhead(train_ids[:n_over], y_train[:n_over], params, rounds=args.overhead_rounds)
     w, d = statistics.median(times["wrapper"]), statistics.median(times["direct"])
-    results.update(overhead_reviews=n_over, overhead_times=times, overhead_ratio=w / d)
-    print(f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch -> ratio {w / d:.3f}", flush=True)
+    wmin, dmin = min(times["wrapper"]), min(times["direct"])
+    results.update(
+        overhead_reviews=n_over, overhead_times=times, overhead_ratio=w / d, overhead_ratio_of_minima=wmin / dmin
+    )
+    print(
+        f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch (medians) -> ratio {w / d:.3f}; "
+        f"ratio of minima {wmin / dmin:.3f}; all runs {times}",
+        flush=True,
+    )
 
     # 4. Memory over 10 consecutive fits (small data).
     start, curve = bench_memory(train_texts[:400], y_train[:400])
@@ -219,7 +226,8 @@ def main(argv=None):
             ("predict throughput", f"{results['predict_reviews_per_s']:.0f} reviews/s", ">= 1000"),
         ]
     rows += [
-        (f"wrapper / direct Keras, 1 epoch on {n_over} reviews", f"{w / d:.3f} ({w:.1f} s / {d:.1f} s)", "<= 1.05"),
+        (f"wrapper / direct Keras, 1 epoch on {n_over} reviews (medians)", f"{w / d:.3f} ({w:.1f} s / {d:.1f} s)", "<= 1.05"),
+        ("  same, ratio of minima", f"{wmin / dmin:.3f} ({wmin:.1f} s / {dmin:.1f} s)", "<= 1.05"),
         ("RSS growth over 10 fits", f"{curve[-1] - start:+.1f} MiB", "bounded"),
     ]
     width = max(len(r[0]) for r in rows)

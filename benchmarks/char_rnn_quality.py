@@ -104,25 +104,34 @@ def main(argv=None):
     (out / f"{stem}.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
     print("\n".join(summary))
 
+    if plot_curve(rows, out / f"{stem}.png", model.dropout):
+        print(f"wrote {out / stem}.csv/.png/.txt")
+    else:
+        print(f"wrote {out / stem}.csv/.txt (matplotlib not installed: no plot)")
+
+
+def plot_curve(rows, path, dropout):
+    """Plot ``(epoch, seconds, train_loss, val_loss)`` rows to ``path``; False without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib not installed: no plot")
-        return
+        return False
+    minutes = [r[1] / 60 for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r[1] / 60 for r in rows], [r[2] for r in rows], "o-", label="train (dropout on)")
-    ax.plot([r[1] / 60 for r in rows], [r[3] for r in rows], "o-", label="validation (last 10%)")
+    ax.plot(minutes, [r[2] for r in rows], "o-", label=f"train (dropout={dropout})")
+    ax.plot(minutes, [r[3] for r in rows], "o-", label="validation (last 10%)")
     ax.axhline(BAR, color="gray", ls="--", lw=1, label=f"bar {BAR}")
     ax.set_xlabel("minutes")
     ax.set_ylabel("loss (nats per character)")
     ax.set_title("CharRNNGenerator defaults on Tiny Shakespeare")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / f"{stem}.png", dpi=100)
-    print(f"wrote {out / stem}.csv/.png/.txt")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ QUICK_LSTM_PARAMS = {
     "maxlen": 200,
     "embedding_dim": 32,
     "hidden_size": 32,
+    "bigram_buckets": 20000,
+    "bigram_dim": 16,
     "learning_rate": 0.01,
     "max_iter": 6,
     "early_stopping": False,
