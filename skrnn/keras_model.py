@@ -192,16 +192,21 @@ def build_model(
         counter[0] += 1
         return int(seed) * 1000 + counter[0]
 
+    def embed(ids, n_rows, width, name):
+        """Masked embedding of ``ids``, then spatial dropout when ``embedding_dropout``."""
+        x = keras.layers.Embedding(
+            n_rows,
+            width,
+            mask_zero=True,
+            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=next_seed()),
+            name=f"{name}_embedding",
+        )(ids)
+        if embedding_dropout:
+            x = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name=f"{name}_dropout")(x)
+        return x
+
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(
-        max_features,
-        embedding_dim,
-        mask_zero=True,
-        embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=next_seed()),
-        name="embedding",
-    )(inputs)
-    if embedding_dropout:
-        x = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name="embedding_dropout")(x)
+    x = embed(inputs, max_features, embedding_dim, "token")
     for i in range(n_layers):
         last = i == n_layers - 1
         return_sequences = not last or pooling != "last"
@@ -231,15 +236,7 @@ def build_model(
         x = MaskedSequencePooling(pooling, name="pooling")(x)
     if bigram_buckets:
         bigram_ids = HashedBigrams(bigram_buckets, name="hashed_bigrams")(inputs)
-        bag = keras.layers.Embedding(
-            bigram_buckets,
-            bigram_dim,
-            mask_zero=True,
-            embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=next_seed()),
-            name="bigram_embedding",
-        )(bigram_ids)
-        if embedding_dropout:
-            bag = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name="bigram_dropout")(bag)
+        bag = embed(bigram_ids, bigram_buckets, bigram_dim, "bigram")
         bag = MaskedSequencePooling("mean", name="bigram_pooling")(bag)
         x = keras.layers.Concatenate(name="features")([x, bag])
     if output_dropout:

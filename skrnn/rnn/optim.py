@@ -20,7 +20,28 @@ def clip_grad_norm_(grads, max_norm):
     return norm
 
 
-class Adam:
+class _Optimizer:
+    """What both optimizers share: a step counter and one scratch vector, not pickled."""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self.t = 0
+        self._tmp = None
+
+    def _scratch(self, params):
+        """Count the step and return the scratch vector (shaped like ``params``)."""
+        if self._tmp is None or self._tmp.shape != params.shape:
+            self._tmp = np.empty_like(params)
+        self.t += 1
+        return self._tmp
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_tmp"] = None
+        return state
+
+
+class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction.
 
     Parameters
@@ -32,19 +53,15 @@ class Adam:
     """
 
     def __init__(self, n_params, learning_rate=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, dtype=np.float32):
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m = np.zeros(n_params, dtype=dtype)
         self.v = np.zeros(n_params, dtype=dtype)
-        self.t = 0
-        self._tmp = None
 
     def step(self, params, grads):
         """One update of ``params`` in place (``grads`` is left unchanged)."""
-        if self._tmp is None or self._tmp.shape != params.shape:
-            self._tmp = np.empty_like(params)
-        self.t += 1
-        b1, b2, tmp = self.beta1, self.beta2, self._tmp
+        tmp = self._scratch(params)
+        b1, b2 = self.beta1, self.beta2
         self.m *= b1
         np.multiply(grads, 1.0 - b1, out=tmp)
         self.m += tmp
@@ -62,13 +79,8 @@ class Adam:
         tmp *= step
         params -= tmp
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_tmp"] = None
-        return state
 
-
-class Adagrad:
+class Adagrad(_Optimizer):
     """Adagrad, as in min-char-rnn: ``p -= lr * g / sqrt(sum of past g^2 + eps)``.
 
     Parameters
@@ -80,17 +92,13 @@ class Adagrad:
     """
 
     def __init__(self, n_params, learning_rate=0.1, eps=1e-8, dtype=np.float32):
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate)
         self.eps = eps
         self.cache = np.zeros(n_params, dtype=dtype)
-        self.t = 0
-        self._tmp = None
 
     def step(self, params, grads):
-        if self._tmp is None or self._tmp.shape != params.shape:
-            self._tmp = np.empty_like(params)
-        self.t += 1
-        tmp = self._tmp
+        """One update of ``params`` in place (``grads`` is left unchanged)."""
+        tmp = self._scratch(params)
         np.multiply(grads, grads, out=tmp)
         self.cache += tmp
         np.add(self.cache, self.eps, out=tmp)
@@ -98,11 +106,6 @@ class Adagrad:
         np.divide(grads, tmp, out=tmp)
         tmp *= self.learning_rate
         params -= tmp
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_tmp"] = None
-        return state
 
 
 OPTIMIZERS = {"adam": Adam, "adagrad": Adagrad}
