@@ -60,6 +60,12 @@ def atomic_directory(path):
     parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} exists and is not a folder: choose another path or remove the file.")
+    if path.is_dir() and any(path.iterdir()) and not (path / CONFIG_FILE).is_file():
+        # Saving replaces the whole folder: never delete a folder that is not a save.
+        raise ValueError(
+            f"{path} is a folder that does not hold a saved estimator; saving replaces the whole folder. "
+            "Choose a new or empty folder."
+        )
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
         yield tmp

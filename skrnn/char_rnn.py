@@ -8,19 +8,32 @@ sampling, next-character prediction and likelihood scoring.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
 import warnings
+import zipfile
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._persistence import (
+    IncompatibleFileError,
+    add_pickle_header,
+    atomic_directory,
+    check_pickle_header,
+    file_header,
+    read_config,
+    write_config,
+)
 from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_
 from .text import CharVocabulary, check_documents
 
@@ -30,8 +43,20 @@ __all__ = ["CharRNNGenerator"]
 # many characters of the text before it (not scored), so that its state is
 # warm and the score matches reading the whole text in one pass.
 _SCORE_WARMUP = 100
-# Documents predicted together in predict_proba.
-_PREDICT_BATCH = 256
+# predict / predict_proba handle this many documents at a time, so that the
+# work arrays (and predict's logits) stay bounded however many there are.
+_PREDICT_CHUNK = 1 << 16
+# Documents run side by side through the network: as many as keep the
+# per-layer work arrays near (group * seq_length * hidden_size) ~ 2M values,
+# within [256, 1024]. Measured on 2 cores (LSTM 8, 200k short strings): 1024
+# is 1.5-2x faster than 256 or 8192, whose gate arrays no longer fit in cache.
+_PREDICT_GROUP_VALUES = 1 << 21
+_PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX = 256, 1024
+_WEIGHTS_FILE = "weights.npz"
+
+
+class _Diverged(Exception):
+    """Training produced a non-finite value; fit and partial_fit turn this into a warning."""
 
 
 def _as_generator(random_state):
@@ -61,7 +86,31 @@ class CharRNNGenerator(BaseEstimator):
     with nothing inserted between them. Characters outside the vocabulary
     (in ``prime``, or in text given to ``score``, ``predict``, ``partial_fit``
     or a warm-started ``fit``) are skipped, with one ``UserWarning`` per call
-    naming them; they never raise.
+    naming them; they never raise. Any Unicode text works, one code point per
+    character: astral-plane emoji, CJK, right-to-left scripts, combining marks
+    (a letter and its accent are two characters), ``"\\r\\n"`` (two
+    characters) and even lone surrogates round-trip exactly.
+
+    Interruption: a ``KeyboardInterrupt`` (Ctrl-C) during ``fit`` or
+    ``partial_fit`` stops training cleanly, as in skorch, with a
+    ``UserWarning``. The estimator stays fitted: a partly trained epoch counts
+    as an epoch (in ``n_iter_``, ``loss_curve_`` and ``time_curve_``; it gets
+    no validation score), and with validation the weights of the best
+    validated epoch are restored, otherwise the current weights are kept.
+
+    Divergence: a non-finite training loss, gradient norm, weight or
+    validation score stops training at once with a
+    :class:`~sklearn.exceptions.ConvergenceWarning`. The update that produced
+    it is not applied, and the weights, optimizer state and history of the end
+    of the last good epoch (the initial ones if it was the first) are
+    restored: the model never holds NaN weights.
+
+    Saving: :meth:`save` writes a folder that :meth:`load` reads back with
+    JSON and ``numpy.load(allow_pickle=False)``, so loading executes no stored
+    code; it includes the optimizer state, so a loaded model resumes
+    ``partial_fit`` exactly. ``pickle`` and ``joblib`` work too, but
+    unpickling can run arbitrary code chosen by whoever wrote the file: load
+    pickles and joblib files only from a trusted source.
 
     Parameters
     ----------
@@ -124,7 +173,9 @@ class CharRNNGenerator(BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of str, shape (n_classes,)
-        The vocabulary: one-character strings, sorted by code point.
+        The vocabulary: one-character strings, sorted by code point. The
+        dtype is ``<U1``, or ``object`` if the text holds the NUL character
+        (which ``<U1`` arrays cannot hold).
     n_classes_ : int
     char_frequencies_ : ndarray of shape (n_classes,)
         Relative frequency of each character in the first training text: the
@@ -136,9 +187,10 @@ class CharRNNGenerator(BaseEstimator):
         Training seconds (validation included) at the end of every epoch,
         counted like ``loss_curve_``.
     validation_scores_ : list of float or None
-        Validation score after every epoch: the mean log-likelihood of the
-        held-out tail in nats per character, i.e. the *negative* validation
-        loss (higher is better). None without validation.
+        Validation score after every epoch of the last ``fit``: the mean
+        log-likelihood of the held-out tail in nats per character, i.e. the
+        *negative* validation loss (higher is better). None without
+        validation. An interrupted epoch has none.
     best_validation_score_ : float or None
         The highest of ``validation_scores_``.
     best_iter_ : int or None
@@ -273,6 +325,22 @@ class CharRNNGenerator(BaseEstimator):
         Returns
         -------
         self : CharRNNGenerator
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not text (numbers, ``None``, ``bytes``...).
+        ValueError
+            If a parameter is invalid, ``X`` is empty, or the text is too short
+            for ``seq_length`` or for the validation split. The estimator is
+            then left as it was.
+
+        Warns
+        -----
+        UserWarning
+            When training is interrupted (``KeyboardInterrupt``).
+        ConvergenceWarning
+            When training diverges (a non-finite loss).
         """
         documents = check_documents(X, allow_single_string=True)
         if self.early_stopping and self.validation_fraction == 0:
@@ -285,7 +353,7 @@ class CharRNNGenerator(BaseEstimator):
         if continuing:
             self._check_same_architecture()
         vocab = self._vocab if continuing else CharVocabulary().fit(documents)
-        ids = self._encode(documents, "X", vocab)
+        ids, _ = self._encode(documents, "X", vocab)
 
         n_val = int(len(ids) * self.validation_fraction)
         train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
@@ -295,7 +363,7 @@ class CharRNNGenerator(BaseEstimator):
                 f"{n_val} for validation; at least 2 are needed. Use a longer text, a larger "
                 "validation_fraction, or validation_fraction=0 with early_stopping=False."
             )
-        streams = self._make_streams(train, "the training text (after the validation split)")
+        streams = self._make_streams(train, "the training text (after the validation split)" if n_val else "X")
         if not continuing:  # the data is valid: start a new model
             self._vocab = vocab
             self._initialize(ids)
@@ -305,44 +373,55 @@ class CharRNNGenerator(BaseEstimator):
         self.validation_scores_ = [] if n_val else None
         self.best_validation_score_ = None
         self.best_iter_ = None
-        best_params, no_change = None, 0
+        deadline = None if self.max_time is None else start + self.max_time
+        # The best validated weights are kept whenever there is validation:
+        # early stopping and an interruption both go back to them.
+        best_params, no_change, stop = None, 0, None
 
         with threadpool_limits(limits=self._n_blas_threads()):
-            for _ in range(self.max_iter):
-                epoch, epoch_start = self.n_iter_ + 1, time.perf_counter()
-                bar = self._progress_bar(streams, epoch)
-                self._set_epoch_learning_rate()
-                loss, finished = self._train_epoch(streams, bar, start)
-                self.loss_curve_.append(loss)
-                self.n_iter_ = epoch
-                if n_val:
-                    score = self._mean_log_likelihood(val)
-                    self.validation_scores_.append(score)
-                    if self.best_validation_score_ is None or score > self.best_validation_score_ + self.tol:
-                        no_change = 0
-                    else:
-                        no_change += 1
-                    if self.best_validation_score_ is None or score > self.best_validation_score_:
-                        self.best_validation_score_, self.best_iter_ = score, epoch
-                        if self.early_stopping:
-                            best_params = self._net.params.copy()
-                self._record_time(time.perf_counter() - epoch_start)
-                if bar is not None:
-                    post = {"chars/s": f"{self._epoch_rate:,.0f}", "train_loss": f"{loss:.4f}"}
-                    if n_val:
-                        post["val_loss"] = f"{-score:.4f}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.close()
-                if self.verbose >= 2:
-                    print(repr(self.sample(200, random_state=epoch)), flush=True)
-                if not finished:
-                    break
-                if self.early_stopping and no_change >= self.n_iter_no_change:
-                    break
-        if best_params is not None:
-            self._net.params[...] = best_params  # the best epoch's weights
+            try:
+                for _ in range(self.max_iter):
+                    epoch, epoch_start, snapshot = self.n_iter_ + 1, time.perf_counter(), self._snapshot()
+                    bar = self._progress_bar(streams, epoch)
+                    try:
+                        stop = self._train_epoch(streams, bar, deadline)
+                        if n_val and stop != "interrupted" and self.n_iter_ == epoch:
+                            score = self._mean_log_likelihood(val)
+                            if not math.isfinite(score):
+                                raise _Diverged(f"the validation score became {score}")
+                            self.validation_scores_.append(score)
+                            no_change = 0 if self._improves(score, self.tol) else no_change + 1
+                            if self._improves(score, 0.0):
+                                self.best_validation_score_, self.best_iter_ = score, epoch
+                                best_params = self._net.params.copy()
+                    except _Diverged as exc:
+                        self._restore(snapshot)
+                        self._warn_diverged(epoch, exc)
+                        stop = "diverged"
+                        break
+                    finally:
+                        self._close_progress_bar(bar, n_val)
+                    if self.n_iter_ == epoch:
+                        self._record_time(time.perf_counter() - epoch_start)
+                    if self.verbose >= 2 and stop != "interrupted":
+                        print(repr(self.sample(200, random_state=epoch)), flush=True)
+                    if stop is not None or (self.early_stopping and no_change >= self.n_iter_no_change):
+                        break
+            except KeyboardInterrupt:  # outside a training window (validation, progress output)
+                stop = "interrupted"
+        if len(self.time_curve_) < len(self.loss_curve_):  # interrupted between training and bookkeeping
+            self._record_time(time.perf_counter() - epoch_start)
+        if best_params is not None and (self.early_stopping or stop == "interrupted"):
+            self._net.params[...] = best_params
+        if stop == "interrupted":
+            kept = ("the current weights" if best_params is None else
+                    f"the weights of epoch {self.best_iter_}, the best on validation")
+            self._warn_interrupted(kept)
         self.fit_time_ = time.perf_counter() - start
         return self
+
+    def _improves(self, score, tol):
+        return self.best_validation_score_ is None or score > self.best_validation_score_ + tol
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -351,6 +430,7 @@ class CharRNNGenerator(BaseEstimator):
         The first call learns the vocabulary and initialises the model. There
         is no validation split and no early stopping: all of ``X`` is
         training text, and ``max_iter``/``validation_fraction`` are not used.
+        Interruption and divergence are handled as in :meth:`fit`.
 
         Parameters
         ----------
@@ -361,12 +441,17 @@ class CharRNNGenerator(BaseEstimator):
         Returns
         -------
         self : CharRNNGenerator
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`fit`; the estimator is then left as it was.
         """
         documents = check_documents(X, allow_single_string=True)
         start = time.perf_counter()
         if not hasattr(self, "_net"):
             vocab = CharVocabulary().fit(documents)
-            ids = self._encode(documents, "X", vocab)
+            ids, _ = self._encode(documents, "X", vocab)
             streams = self._make_streams(ids, "X")
             self._vocab = vocab
             self._initialize(ids)
@@ -376,33 +461,39 @@ class CharRNNGenerator(BaseEstimator):
             self.best_iter_ = None
         else:
             self._check_same_architecture()
-            ids = self._encode(documents, "X")
+            ids, _ = self._encode(documents, "X")
             streams = self._make_streams(ids, "X")
         self._sync_optimizer()
         self.n_train_chars_ = len(ids)
+        epoch, snapshot, stop = self.n_iter_ + 1, self._snapshot(), None
         with threadpool_limits(limits=self._n_blas_threads()):
-            bar = self._progress_bar(streams, self.n_iter_ + 1)
-            self._set_epoch_learning_rate()
-            loss, _ = self._train_epoch(streams, bar, None)
-            if bar is not None:
-                bar.set_postfix({"chars/s": f"{self._epoch_rate:,.0f}", "train_loss": f"{loss:.4f}"}, refresh=False)
-                bar.close()
-        self.loss_curve_.append(loss)
-        self._record_time(time.perf_counter() - start)
-        self.n_iter_ += 1
+            bar = self._progress_bar(streams, epoch)
+            try:
+                stop = self._train_epoch(streams, bar, None)
+            except _Diverged as exc:
+                self._restore(snapshot)
+                self._warn_diverged(epoch, exc)
+            except KeyboardInterrupt:  # outside a training window
+                stop = "interrupted"
+            finally:
+                self._close_progress_bar(bar, False)
+        if self.n_iter_ == epoch:
+            self._record_time(time.perf_counter() - start)
+        if stop == "interrupted":
+            self._warn_interrupted("the current weights")
         self.fit_time_ = time.perf_counter() - start
         return self
 
     # -------------------------------------------------------------- internals
     def _initialize(self, ids):
         """Fresh weights, optimizer and counters for the current vocabulary."""
-        self.classes_ = np.array(self._vocab.chars, dtype=str)
+        self.classes_ = _classes_array(self._vocab.chars)
         self.n_classes_ = len(self.classes_)
-        # bincount casts its input to int64: count in chunks so that a 100 MB
-        # corpus does not briefly cost 800 MB.
+        # bincount casts its input to int64: count in chunks of 256k ids (2 MB)
+        # so that a 100 MB corpus does not briefly cost 800 MB.
         counts = np.zeros(self.n_classes_, dtype=np.float64)
-        for start in range(0, len(ids), 1 << 22):
-            counts += np.bincount(ids[start : start + (1 << 22)], minlength=self.n_classes_)
+        for start in range(0, len(ids), 1 << 18):
+            counts += np.bincount(ids[start : start + (1 << 18)], minlength=self.n_classes_)
         self.char_frequencies_ = counts / counts.sum()
         self._rng = _as_generator(check_random_state(self.random_state))
         self._net = CharRNN(self.n_classes_, self.hidden_size, self.n_layers, self.cell, self.dropout)
@@ -411,6 +502,36 @@ class CharRNNGenerator(BaseEstimator):
         self._optimizer = None
         self.n_iter_ = 0
         self.n_chars_seen_ = 0
+
+    def _snapshot(self):
+        """What :meth:`_restore` needs to undo an epoch: weights, optimizer state, counters, history length."""
+        return (self._net.params.copy(), copy.deepcopy(self._optimizer), self.n_iter_, self.n_chars_seen_,
+                len(self.loss_curve_), len(self.time_curve_))
+
+    def _restore(self, snapshot):
+        params, optimizer, self.n_iter_, self.n_chars_seen_, n_loss, n_time = snapshot
+        self._net.params[...] = params
+        self._optimizer = optimizer
+        del self.loss_curve_[n_loss:], self.time_curve_[n_time:]
+
+    def _warn_diverged(self, epoch, exc):
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: {exc}. Training stopped and the weights, optimizer state and "
+            f"history of the end of epoch {self.n_iter_} were restored"
+            f"{' (the initial weights)' if self.n_iter_ == 0 else ''}. Lower learning_rate (now "
+            f"{self.learning_rate:g}) or set clip_norm (now {self.clip_norm}).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    def _warn_interrupted(self, kept):
+        warnings.warn(
+            f"Training was interrupted (KeyboardInterrupt) after {self.n_iter_} epoch(s) in all (n_iter_; a partly "
+            f"trained epoch counts); the estimator keeps {kept}. Call partial_fit, or fit with warm_start=True, "
+            "to train further.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _record_time(self, seconds):
         self.time_curve_.append((self.time_curve_[-1] if self.time_curve_ else 0.0) + seconds)
@@ -443,29 +564,21 @@ class CharRNNGenerator(BaseEstimator):
         # many-core machines are capped at 2 rather than oversubscribed.
         return min(2, os.cpu_count() or 1)
 
-    def _encode_each(self, documents, name, vocab=None):
-        """Ids of every document, skipping unknown characters with one warning in all."""
+    def _encode(self, documents, name, vocab=None):
+        """Ids of the concatenated documents and the number of ids of each.
+
+        Unknown characters are skipped with one warning for the whole call.
+        """
         vocab = self._vocab if vocab is None else vocab
-        pieces, unknown = [], set()
-        for doc in documents:
-            ids = vocab.encode(doc, warn=False)
-            if len(ids) != len(doc):
-                unknown.update(set(doc).difference(vocab.chars))
-            pieces.append(ids)
+        ids, lengths, unknown = vocab.encode_documents(documents)
         if unknown:
-            shown = "".join(sorted(unknown))[:40]
             warnings.warn(
                 f"{len(unknown)} character(s) of {name} are not in the vocabulary learned by fit "
-                f"and were skipped: {shown!r}.",
+                f"and were skipped: {unknown[:40]!r}.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
-        return pieces
-
-    def _encode(self, documents, name, vocab=None):
-        """Ids of the concatenated documents (unknown characters skipped with one warning)."""
-        pieces = self._encode_each(documents, name, vocab)
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return ids, lengths
 
     def _make_streams(self, ids, what):
         """Cut ``ids`` into parallel streams: inputs and targets of shape ``(B, L)`` (views, no copy)."""
@@ -495,39 +608,71 @@ class CharRNNGenerator(BaseEstimator):
         n_windows = math.ceil(streams[0].shape[1] / self.seq_length)
         return tqdm(total=n_windows, desc=f"epoch {epoch}", unit="win", leave=True)
 
-    def _train_epoch(self, streams, bar, start):
-        """One pass over the streams; returns (mean loss, whether the pass finished)."""
+    def _close_progress_bar(self, bar, validated):
+        if bar is None:
+            return
+        post = {"chars/s": f"{getattr(self, '_epoch_rate', 0.0):,.0f}"}
+        if self.loss_curve_:
+            post["train_loss"] = f"{self.loss_curve_[-1]:.4f}"
+        if validated and self.validation_scores_:
+            post["val_loss"] = f"{-self.validation_scores_[-1]:.4f}"
+        bar.set_postfix(post, refresh=False)
+        bar.close()
+
+    def _train_epoch(self, streams, bar, deadline):
+        """One pass over the streams, recorded in ``loss_curve_`` and ``n_iter_``.
+
+        Returns why the pass ended early: None (it did not), ``"time"``
+        (``deadline`` passed) or ``"interrupted"`` (``KeyboardInterrupt``). A
+        partial pass is recorded if at least one window was trained.
+
+        Raises ``_Diverged``, recording nothing, when a loss, gradient norm or
+        weight is not finite; the weights are then those before the last
+        window (whose update is not applied), and the caller restores a snapshot.
+        """
         inputs, targets = streams
         B, L = inputs.shape
         T = self.seq_length
         net, opt, rng = self._net, self._optimizer, self._rng
+        self._set_epoch_learning_rate()
         state = net.zero_state(B)
-        total, count = 0.0, 0
+        total, count, stop = 0.0, 0, None
         tic = time.perf_counter()
-        for s in range(0, L, T):
-            x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
-            y = targets[:, s : s + T].T.astype(np.intp)
-            loss = net.loss_and_grads(x, y, state, rng)
-            clip_grad_norm_(net.grads, self.clip_norm)
-            opt.step(net.params, net.grads)
-            total += loss * x.size
-            count += x.size
-            self.n_chars_seen_ += x.size
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}", "loss": f"{total / count:.4f}"},
-                    refresh=False,
-                )
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"The training loss became {loss}: lower learning_rate (now {opt.learning_rate:g}) "
-                    "or set clip_norm."
-                )
-            if start is not None and self.max_time is not None and time.perf_counter() - start > self.max_time:
-                break
-        self._epoch_rate = count / (time.perf_counter() - tic)
-        return total / count, s + T >= L
+        try:
+            for s in range(0, L, T):
+                x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
+                y = targets[:, s : s + T].T.astype(np.intp)
+                loss = net.loss_and_grads(x, y, state, rng)
+                with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported below
+                    norm = clip_grad_norm_(net.grads, self.clip_norm)
+                # Checked before the update, so the weights stay the last good ones.
+                if not math.isfinite(loss) or not math.isfinite(norm):
+                    what, value = ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
+                    raise _Diverged(f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}")
+                opt.step(net.params, net.grads)
+                total += loss * x.size
+                count += x.size
+                self.n_chars_seen_ += x.size
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}", "loss": f"{total / count:.4f}"},
+                        refresh=False,
+                    )
+                if deadline is not None and time.perf_counter() > deadline:
+                    stop = "time"
+                    break
+        except KeyboardInterrupt:
+            stop = "interrupted"
+        # An update itself can overflow (a huge learning_rate): summing in
+        # float64 is one pass and gives inf or NaN exactly when a weight is.
+        if count and not math.isfinite(float(np.sum(net.params, dtype=np.float64))):
+            raise _Diverged("the weights became infinite or NaN")
+        self._epoch_rate = count / max(time.perf_counter() - tic, 1e-9)
+        if count:
+            self.loss_curve_.append(total / count)
+            self.n_iter_ += 1
+        return stop
 
     def _mean_log_likelihood(self, ids):
         """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass.
@@ -538,7 +683,10 @@ class CharRNNGenerator(BaseEstimator):
         """
         total, count = self._log_likelihood_sum(ids)
         if count == 0:
-            raise ValueError("The text must have at least 2 known characters to be scored.")
+            raise ValueError(
+                f"The text has {len(ids)} character(s) in the vocabulary; at least 2 are needed to be scored "
+                "(unknown characters are skipped). Score a longer text."
+            )
         return total / count
 
     def _log_likelihood_sum(self, ids):
@@ -566,32 +714,58 @@ class CharRNNGenerator(BaseEstimator):
         return total, count
 
     # ------------------------------------------------------------- prediction
-    def _final_outputs(self, id_lists):
-        """Next-character logits after each id sequence, shape ``(n, n_classes)`` (float64)."""
+    def _contexts(self, X):
+        """Validate and encode prediction contexts: ``(ids, starts, lengths)`` of all documents."""
+        check_is_fitted(self, "_net")
+        ids, lengths = self._encode(check_documents(X), "X")
+        return ids, np.cumsum(lengths) - lengths, lengths
+
+    def _logit_chunks(self, ids, starts, lengths):
+        """Yield ``(rows, logits)``: the next-character logits after each document, chunk by chunk.
+
+        ``logits`` (float64, ``(len(rows), n_classes)``) is a buffer reused
+        from one chunk to the next.
+        """
+        n = len(lengths)
+        buffer = np.empty((min(n, _PREDICT_CHUNK), self.n_classes_), dtype=np.float64)
+        for a in range(0, n, _PREDICT_CHUNK):
+            rows = slice(a, min(a + _PREDICT_CHUNK, n))
+            logits = buffer[: rows.stop - a]
+            with threadpool_limits(limits=self._n_blas_threads()):
+                self._final_logits(ids, starts[rows], lengths[rows], logits)
+            yield rows, logits
+
+    def _final_logits(self, ids, starts, lengths, out):
+        """Fill ``out[i]`` with the logits after the ``lengths[i]`` ids from ``ids[starts[i]]``.
+
+        Documents of similar length run side by side, one window of
+        ``seq_length`` steps at a time: the work arrays hold one window of one
+        group, however long or numerous the documents.
+        """
         net, T = self._net, self.seq_length
-        out = np.empty((len(id_lists), self.n_classes_), dtype=np.float64)
-        lengths = np.array([len(ids) for ids in id_lists])
         order = np.argsort(lengths, kind="stable")
         empty = order[lengths[order] == 0]
         # An empty context: the training frequencies of the characters.
         with np.errstate(divide="ignore"):
             out[empty] = np.log(self.char_frequencies_)
         order = order[lengths[order] > 0]
-        for g in range(0, len(order), _PREDICT_BATCH):
-            group = order[g : g + _PREDICT_BATCH]
-            lens = lengths[group]
+        group_size = int(np.clip(_PREDICT_GROUP_VALUES // (T * self._net.hidden_size),
+                                 _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX))
+        last = len(ids) - 1
+        for g in range(0, len(order), group_size):
+            group = order[g : g + group_size]
+            lens, first = lengths[group], starts[group]
             n_steps = int(lens.max())
-            x = np.zeros((n_steps, len(group)), dtype=np.intp)
-            for j, i in enumerate(group):
-                x[: lens[j], j] = id_lists[i]
             state = net.zero_state(len(group))
             for a in range(0, n_steps, T):
-                top = net.forward(x[a : a + T], state)
-                ends = (lens - 1 >= a) & (lens - 1 < a + T)
-                if ends.any():
-                    rows = top[lens[ends] - 1 - a, np.flatnonzero(ends)]
-                    out[group[ends]] = net.logits(rows)
-        return out
+                steps = np.arange(a, min(a + T, n_steps))
+                # Past its end a document reads on into the next one: those
+                # outputs are never used, and every stream keeps one shape.
+                x = ids[np.minimum(first[None, :] + steps[:, None], last)].astype(np.intp)
+                top = net.forward(x, state)
+                ends = np.flatnonzero((lens > a) & (lens <= a + len(steps)))
+                if len(ends):
+                    out[group[ends]] = net.logits(top[lens[ends] - 1 - a, ends])
 
     def predict_proba(self, X):
         """Next-character distribution after each string of ``X``.
@@ -600,23 +774,35 @@ class CharRNNGenerator(BaseEstimator):
         ----------
         X : iterable of str
             Contexts (a list, array or Series of strings). An empty context
-            gets ``char_frequencies_``.
+            gets ``char_frequencies_``; unknown characters are skipped with a
+            warning.
 
         Returns
         -------
         proba : ndarray of shape (n_strings, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        TypeError, ValueError
+            If ``X`` is not an iterable of strings (a lone string included).
         """
-        check_is_fitted(self, "_net")
-        id_lists = self._encode_each(check_documents(X), "X")
-        logits = self._final_outputs(id_lists)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        proba /= proba.sum(axis=1, keepdims=True)
+        ids, starts, lengths = self._contexts(X)
+        proba = np.empty((len(lengths), self.n_classes_), dtype=np.float64)
+        for rows, logits in self._logit_chunks(ids, starts, lengths):
+            out = proba[rows]
+            np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
+            np.exp(out, out=out)
+            out /= out.sum(axis=1, keepdims=True)
         return proba
 
     def predict(self, X):
         """The most likely next character after each string of ``X``.
+
+        Memory stays bounded by chunks of documents, not by ``len(X)`` times
+        the vocabulary size.
 
         Parameters
         ----------
@@ -625,9 +811,17 @@ class CharRNNGenerator(BaseEstimator):
         Returns
         -------
         chars : ndarray of str, shape (n_strings,)
+
+        Raises
+        ------
+        NotFittedError, TypeError, ValueError
+            As :meth:`predict_proba`.
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        ids, starts, lengths = self._contexts(X)
+        best = np.empty(len(lengths), dtype=np.intp)
+        for rows, logits in self._logit_chunks(ids, starts, lengths):
+            np.argmax(logits, axis=1, out=best[rows])
+        return self.classes_[best]
 
     def score(self, X, y=None):
         """Mean log-likelihood per character of ``X``, in nats (higher is better).
@@ -645,9 +839,17 @@ class CharRNNGenerator(BaseEstimator):
         Returns
         -------
         score : float
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        TypeError, ValueError
+            If ``X`` is not text, or has fewer than 2 characters in the
+            vocabulary.
         """
         check_is_fitted(self, "_net")
-        ids = self._encode(check_documents(X, allow_single_string=True), "X")
+        ids, _ = self._encode(check_documents(X, allow_single_string=True), "X")
         return self._mean_log_likelihood(ids)
 
     def bits_per_character(self, X):
@@ -665,16 +867,21 @@ class CharRNNGenerator(BaseEstimator):
         Parameters
         ----------
         n_chars : int
-            Characters to generate.
+            Characters to generate; 0 gives ``""`` (or a list of ``""``).
         prime : str, default=""
             Text read first to warm up the state. It is *not* part of the
-            returned text (``prime + sample`` reads on). With an empty prime
-            the first character is drawn from ``char_frequencies_``.
+            returned text (``prime + sample`` reads on). Characters outside
+            the vocabulary are skipped with a ``UserWarning``; when nothing
+            known is left (or the prime is empty) the first character is
+            drawn from ``char_frequencies_``.
         temperature : float, default=1.0
             Divides the logits: below 1 is more conservative, above 1 more
-            varied; 0 always takes the most likely character (greedy).
+            varied; 0 always takes the most likely character (greedy). Must be
+            finite and >= 0.
         top_k : int or None, default=None
-            Draw only among the ``top_k`` most likely characters.
+            Draw only among the ``top_k`` most likely characters (ties with
+            the ``top_k``-th included). A ``top_k`` of ``n_classes_`` or more
+            keeps every character, the same as None. Ignored when greedy.
         n_samples : int, default=1
             Independent samples, generated together as one batch.
         random_state : int, RandomState instance, Generator or None, default=None
@@ -683,30 +890,45 @@ class CharRNNGenerator(BaseEstimator):
         Returns
         -------
         text : str, or list of str when ``n_samples > 1``
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            If ``n_chars`` is negative or not an integer, ``n_samples`` < 1,
+            ``temperature`` negative, NaN or infinite, or ``top_k`` < 1.
+        TypeError
+            If ``prime`` is not a string.
         """
         check_is_fitted(self, "_net")
-        if not isinstance(n_chars, (Integral, np.integer)) or n_chars < 0:
-            raise ValueError(f"n_chars must be a non-negative integer, got {n_chars!r}.")
-        if not isinstance(n_samples, (Integral, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not isinstance(temperature, Real) or not temperature >= 0:
-            raise ValueError(f"temperature must be a number >= 0 (0 is greedy), got {temperature!r}.")
-        if top_k is not None and (not isinstance(top_k, (Integral, np.integer)) or top_k < 1):
-            raise ValueError(f"top_k must be None or a positive integer, got {top_k!r}.")
+        if not _is_int(n_chars) or n_chars < 0:
+            raise ValueError(f"n_chars must be an integer >= 0 (0 gives ''), got {n_chars!r}.")
+        if not _is_int(n_samples) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
+        if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 <= temperature < math.inf:
+            raise ValueError(
+                f"temperature must be a finite number >= 0 (0 is greedy, 1 samples the model's "
+                f"distribution), got {temperature!r}."
+            )
+        if top_k is not None and (not _is_int(top_k) or top_k < 1):
+            raise ValueError(
+                f"top_k must be None or an integer >= 1 (values >= n_classes_={self.n_classes_} keep every "
+                f"character), got {top_k!r}."
+            )
         if not isinstance(prime, str):
-            raise TypeError(f"prime must be a str, got {type(prime).__name__}.")
+            raise TypeError(f"prime must be a str, got {type(prime).__name__}; decode bytes first.")
         rng = _as_generator(random_state)
-        ids = self._sample_ids(int(n_chars), self._encode([prime], "prime"), float(temperature), top_k,
-                               int(n_samples), rng)
+        prime_ids, _ = self._encode([prime], "prime")
+        ids = self._sample_ids(int(n_chars), prime_ids, float(temperature), top_k, int(n_samples), rng)
         texts = [self._vocab.decode(row) for row in ids]
         return texts[0] if n_samples == 1 else texts
 
     def _sample_ids(self, n_chars, prime_ids, temperature, top_k, n_samples, rng):
         net, V = self._net, self.n_classes_
-        out = np.empty((n_samples, n_chars), dtype=np.intp)
+        out = np.empty((n_samples, n_chars), dtype=self._vocab.dtype)
         if n_chars == 0:
             return out
-        uniforms = rng.random((n_chars, n_samples))
         state = net.zero_state(n_samples)
         with threadpool_limits(limits=1):  # vector-sized products: threads only add overhead
             if len(prime_ids):
@@ -718,8 +940,8 @@ class CharRNNGenerator(BaseEstimator):
                 with np.errstate(divide="ignore"):
                     logits = np.repeat(np.log(self.char_frequencies_)[None, :], n_samples, axis=0)
             step_state = net.step_state(state)
-            greedy = temperature == 0
-            inv_t = 0.0 if greedy else 1.0 / temperature
+            inv_t = math.inf if temperature == 0 else 1.0 / temperature
+            greedy = inv_t == math.inf  # 0, or so small that 1 / temperature overflows
             filter_k = top_k is not None and top_k < V and not greedy
             for t in range(n_chars):
                 if greedy:
@@ -727,15 +949,192 @@ class CharRNNGenerator(BaseEstimator):
                 else:
                     z = logits.astype(np.float64)
                     z -= z.max(axis=1, keepdims=True)
-                    z *= inv_t
+                    with np.errstate(over="ignore"):  # tiny temperatures: -inf, i.e. probability 0
+                        z *= inv_t
                     if filter_k:
                         kth = np.partition(z, V - top_k, axis=1)[:, V - top_k]
                         z[z < kth[:, None]] = -np.inf
                     cdf = np.cumsum(np.exp(z, out=z), axis=1, out=z)
                     # Inverse-CDF draw: the number of cumulative weights <= u * total.
-                    u = uniforms[t] * cdf[:, -1]
+                    # One row of uniforms per step (the same stream as drawing them
+                    # all at once), so long samples need no (n_chars, n_samples) array.
+                    u = rng.random(n_samples) * cdf[:, -1]
                     ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
                 out[:, t] = ids
                 if t + 1 < n_chars:
                     logits = net.step(ids, step_state)
         return out
+
+    # ------------------------------------------------------------- persistence
+    def __getstate__(self):
+        # The state dict may be the instance's own __dict__: copy before adding the header.
+        return add_pickle_header(dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(check_pickle_header(dict(state), type(self)))
+
+    def save(self, path):
+        """Save the fitted estimator to a folder, without pickle.
+
+        The folder gets ``estimator.json`` (a header naming the format and its
+        version, the parameters, the vocabulary, the training history and the
+        optimizer's scalars) and ``weights.npz`` (the weights, the optimizer's
+        moment vectors and ``char_frequencies_``). The write is atomic: the
+        files go to a temporary sibling folder that replaces ``path`` only
+        once complete, so a failure leaves an earlier save at ``path`` intact.
+
+        A ``random_state`` that is a ``RandomState`` instance is saved as None
+        (the fitted weights and the dropout generator's state are saved).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder to write. An existing folder is replaced as a whole, so it
+            must be empty or an earlier save.
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            If ``path`` is a file, or a non-empty folder that is not a save.
+        """
+        check_is_fitted(self, "_net")
+        path = Path(path)
+        params = self.get_params(deep=False)
+        rs = params["random_state"]
+        params["random_state"] = int(rs) if _is_int(rs) else None
+        arrays = {"params": self._net.params, "char_frequencies": self.char_frequencies_}
+        optimizer = None
+        if self._optimizer is not None:
+            name = next(k for k, cls in OPTIMIZERS.items() if type(self._optimizer) is cls)
+            scalars = {}
+            for key, value in vars(self._optimizer).items():
+                if isinstance(value, np.ndarray) and not key.startswith("_"):
+                    arrays[f"optimizer.{key}"] = value
+                elif isinstance(value, (Real, np.number)) and not key.startswith("_"):
+                    scalars[key] = value.item() if isinstance(value, np.generic) else value
+            optimizer = {"name": name, "scalars": scalars}
+        cell, hidden_size, n_layers = self._arch
+        config = {
+            **file_header(self),
+            "params": params,
+            "vocabulary": list(self._vocab.chars),
+            "network": {"cell": cell, "hidden_size": int(hidden_size), "n_layers": int(n_layers),
+                        "dtype": self._net.params.dtype.str},
+            "optimizer": optimizer,
+            "rng_state": self._rng.bit_generator.state,
+            "fitted": {key: getattr(self, key) for key in _SAVED_ATTRIBUTES},
+        }
+        with atomic_directory(path) as folder:
+            write_config(folder, config)
+            np.savez(folder / _WEIGHTS_FILE, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator written by :meth:`save`.
+
+        Loading runs no stored code: ``estimator.json`` is JSON and
+        ``weights.npz`` is read with ``numpy.load(allow_pickle=False)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder given to :meth:`save`.
+
+        Returns
+        -------
+        estimator : CharRNNGenerator
+            Fitted, with the optimizer and random state needed to resume
+            ``partial_fit`` exactly.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` holds no ``estimator.json`` or ``weights.npz``.
+        IncompatibleFileError
+            (a ``ValueError``) If the folder was written by another estimator
+            or by a newer skrnn (a newer ``format_version``), or is damaged.
+        """
+        path = Path(path)
+        config = read_config(path, cls)
+        weights_file = path / _WEIGHTS_FILE
+        if not weights_file.is_file():
+            raise FileNotFoundError(f"{weights_file} not found: the save at {path} is incomplete.")
+        try:
+            with np.load(weights_file, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise IncompatibleFileError(f"{weights_file} cannot be read ({exc}); the save is damaged.") from None
+        try:
+            return cls(**config["params"])._restore_saved(config, arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise IncompatibleFileError(
+                f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); save the estimator again."
+            ) from None
+
+    def _restore_saved(self, config, arrays):
+        """Set the fitted state from :meth:`save`'s ``config`` and ``arrays``; returns self."""
+        net_config = config["network"]
+        dtype = np.dtype(net_config["dtype"])
+        if dtype.kind != "f":
+            raise ValueError(f"the weights' dtype is {dtype}, expected a float dtype")
+        self._vocab = CharVocabulary(config["vocabulary"])
+        self.classes_ = _classes_array(self._vocab.chars)
+        self.n_classes_ = len(self.classes_)
+        self.char_frequencies_ = np.empty(self.n_classes_, dtype=np.float64)
+        _copy_saved(self.char_frequencies_, arrays["char_frequencies"], "char_frequencies")
+        self._arch = (net_config["cell"], net_config["hidden_size"], net_config["n_layers"])
+        self._net = CharRNN(self.n_classes_, net_config["hidden_size"], net_config["n_layers"],
+                            net_config["cell"], self.dropout, dtype=dtype)
+        _copy_saved(self._net.params, arrays["params"], "params")
+        self._optimizer = None
+        if config["optimizer"] is not None:
+            self._optimizer = OPTIMIZERS[config["optimizer"]["name"]](self._net.n_params)
+            # Only fields the optimizer has, of the kind it has: the file chooses values, never code.
+            fields = vars(self._optimizer)
+            for key, value in config["optimizer"]["scalars"].items():
+                if key.startswith("_") or not isinstance(fields.get(key), Real) or not isinstance(value, Real):
+                    raise ValueError(f"the optimizer has no number {key!r}")
+                setattr(self._optimizer, key, value)
+            for key in arrays:
+                if key.startswith("optimizer."):
+                    name = key[len("optimizer."):]
+                    if name.startswith("_") or not isinstance(fields.get(name), np.ndarray):
+                        raise ValueError(f"the optimizer has no array {name!r}")
+                    _copy_saved(fields[name], arrays[key], key)
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = config["rng_state"]
+        for key in _SAVED_ATTRIBUTES:
+            setattr(self, key, config["fitted"][key])
+        return self
+
+
+# Fitted attributes that JSON holds exactly (Python floats round-trip through repr).
+_SAVED_ATTRIBUTES = ("loss_curve_", "time_curve_", "validation_scores_", "best_validation_score_", "best_iter_",
+                     "n_iter_", "n_chars_seen_", "n_train_chars_", "fit_time_")
+
+
+def _classes_array(chars):
+    """``classes_``: a ``<U1`` array, or ``object`` when NUL is a character.
+
+    NumPy's fixed-width strings drop trailing NULs, so ``"\\x00"`` would come
+    back as ``""`` from a ``<U1`` array.
+    """
+    return np.array(chars, dtype=object if "\x00" in chars else str)
+
+
+def _is_int(value):
+    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _copy_saved(target, saved, name):
+    """Copy a saved array into ``target``, checking that its shape matches."""
+    if saved.shape != target.shape:
+        raise ValueError(f"the saved {name} has shape {saved.shape}, expected {target.shape}")
+    target[...] = saved

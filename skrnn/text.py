@@ -46,7 +46,8 @@ def check_documents(X, *, allow_single_string=False, name="X"):
     Raises
     ------
     TypeError
-        If ``X`` is not iterable, or an element is not a string.
+        If ``X`` is not iterable, is ``bytes``, or an element is not a string
+        (``None``/NaN missing values, numbers, ``bytes``...).
     ValueError
         If ``X`` is a lone string where documents are expected, is empty, or is
         a 2-D array.
@@ -61,7 +62,10 @@ def check_documents(X, *, allow_single_string=False, name="X"):
     if isinstance(X, (bytes, bytearray)):
         raise TypeError(f"{name} must contain str, got bytes; decode it first, e.g. X.decode('utf-8').")
     if hasattr(X, "ndim") and getattr(X, "ndim") != 1:
-        raise ValueError(f"{name} must be one-dimensional (one document per entry), got shape {X.shape}.")
+        raise ValueError(
+            f"{name} must be one-dimensional (one document per entry), got shape {getattr(X, 'shape', '?')}. "
+            "Pass a list of strings, or one column of a table (e.g. df['text'])."
+        )
     if not isinstance(X, Iterable):
         raise TypeError(f"{name} must be a string or an iterable of strings, got {type(X).__name__}.")
     documents = list(X.tolist() if hasattr(X, "tolist") else X)
@@ -69,10 +73,23 @@ def check_documents(X, *, allow_single_string=False, name="X"):
         raise ValueError(f"{name} is empty: at least one document is required.")
     for i, doc in enumerate(documents):
         if not isinstance(doc, str):
-            raise TypeError(
-                f"{name}[{i}] is {type(doc).__name__}, not str: every document must be a string."
-            )
+            raise TypeError(f"{name}[{i}] is {_describe_non_string(doc)}, not str: every document must be a string"
+                            f"{_non_string_advice(doc)}.")
     return documents
+
+
+def _describe_non_string(value):
+    if value is None or (isinstance(value, float) and value != value):
+        return f"{value!r} (a missing value)"
+    return type(value).__name__
+
+
+def _non_string_advice(value):
+    if isinstance(value, (bytes, bytearray)):
+        return "; decode bytes first, e.g. [d.decode('utf-8') for d in X]"
+    if value is None or (isinstance(value, float) and value != value):
+        return "; drop missing entries or replace them with ''"
+    return "; convert the entries with str() if they are meant as text"
 
 
 def _smallest_id_dtype(n_symbols):
@@ -85,8 +102,10 @@ def _smallest_id_dtype(n_symbols):
 
 def _codepoints(text):
     # UTF-32 gives one fixed-width code point per character, so NumPy can work
-    # on the text without a Python-level loop over characters.
-    return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    # on the text without a Python-level loop over characters. "surrogatepass"
+    # keeps lone surrogates (valid in a Python str, e.g. from
+    # os.fsdecode or JSON) as ordinary characters instead of raising.
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 class CharVocabulary:
@@ -112,8 +131,10 @@ class CharVocabulary:
     """
 
     # Corpora are encoded in chunks so that a 100 MB text never needs a 4-byte
-    # code point copy of itself.
-    _chunk_chars = 1 << 20
+    # code point copy of itself; many short documents are joined into chunks of
+    # this size so that a million of them cost a few NumPy calls, not a million.
+    _chunk_chars = 1 << 16
+    _chunk_docs = 1 << 16
 
     def __init__(self, chars=()):
         self.chars = sorted(set(chars))
@@ -123,15 +144,44 @@ class CharVocabulary:
         self._codepoints = np.array([ord(c) for c in self.chars], dtype=np.uint32)
         self.dtype = _smallest_id_dtype(len(self.chars))
 
+    def _chunks(self, documents, lengths):
+        """Yield ``(first, lengths, codepoints)`` for consecutive pieces of ``documents``.
+
+        Each piece is either several whole documents, ``first`` being the index
+        of the first and ``lengths`` their lengths, or one part of a document
+        longer than ``_chunk_chars`` (``lengths`` has one entry). ``lengths``
+        holds every document's length; the pieces are found with NumPy, so a
+        million short documents cost no Python loop over them.
+        """
+        i, n, size = 0, len(documents), self._chunk_chars
+        while i < n:
+            if lengths[i] > size:
+                doc = documents[i]
+                for start in range(0, len(doc), size):
+                    part = doc[start : start + size]
+                    yield i, np.array([len(part)]), _codepoints(part)
+                i += 1
+                continue
+            # As many whole documents as fit in the budget (at least document i).
+            ends = np.cumsum(lengths[i : i + self._chunk_docs])
+            j = i + int(np.searchsorted(ends, size, side="right"))
+            yield i, lengths[i:j], _codepoints("".join(documents[i:j]))
+            i = j
+
+    @staticmethod
+    def _lengths(documents):
+        return np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+
     def fit(self, documents):
         """Learn the sorted set of characters in ``documents`` (list of str)."""
         seen = np.zeros(0, dtype=np.uint32)
-        for doc in documents:
-            for start in range(0, len(doc), self._chunk_chars):
-                chunk = _codepoints(doc[start : start + self._chunk_chars])
-                seen = np.union1d(seen, chunk)
+        for _, _, cps in self._chunks(documents, self._lengths(documents)):
+            seen = np.union1d(seen, cps)
         if seen.size == 0:
-            raise ValueError("The text is empty: a character vocabulary needs at least one character.")
+            raise ValueError(
+                "The text is empty (every document is ''): a character vocabulary needs at least one "
+                "character. Pass non-empty text."
+            )
         self.chars = [chr(c) for c in seen.tolist()]
         self._build()
         return self
@@ -141,6 +191,46 @@ class CharVocabulary:
 
     def __eq__(self, other):
         return isinstance(other, CharVocabulary) and self.chars == other.chars
+
+    def encode_documents(self, documents):
+        """Encode many documents at once, dropping unknown characters.
+
+        Parameters
+        ----------
+        documents : list of str
+
+        Returns
+        -------
+        ids : ndarray of shape (n_known_chars,), dtype ``self.dtype``
+            The ids of all documents, concatenated in order.
+        lengths : ndarray of shape (n_documents,), dtype int64
+            How many of ``ids`` belong to each document.
+        unknown : str
+            The characters that were dropped, sorted (empty if none).
+        """
+        doc_chars = self._lengths(documents)
+        lengths = np.zeros(len(documents), dtype=np.int64)
+        # Written in place: concatenating per-chunk pieces would briefly hold the ids twice.
+        ids = np.empty(int(doc_chars.sum()), dtype=self.dtype)
+        n_ids, unknown = 0, set()
+        for first, doc_lengths, cps in self._chunks(documents, doc_chars):
+            pos = np.searchsorted(self._codepoints, cps)
+            pos = np.minimum(pos, max(len(self._codepoints) - 1, 0))
+            known = self._codepoints[pos] == cps if len(self._codepoints) else np.zeros(len(cps), bool)
+            ends = np.cumsum(doc_lengths)
+            if known.all():
+                counts = np.diff(ends, prepend=0)
+            else:
+                unknown.update(chr(c) for c in np.unique(cps[~known]).tolist())
+                known_before = np.concatenate(([0], np.cumsum(known)))
+                counts = np.diff(known_before[ends], prepend=0)
+                pos = pos[known]
+            lengths[first : first + len(doc_lengths)] += counts
+            ids[n_ids : n_ids + len(pos)] = pos
+            n_ids += len(pos)
+        if n_ids < len(ids):  # unknown characters were dropped
+            ids = ids[:n_ids].copy()
+        return ids, lengths, "".join(sorted(unknown))
 
     def encode(self, text, *, warn=True):
         """Encode one string as an array of ids, dropping unknown characters.
@@ -155,31 +245,19 @@ class CharVocabulary:
         -------
         ids : ndarray of shape (n_known_chars,), dtype ``self.dtype``
         """
-        pieces, unknown = [], set()
-        for start in range(0, len(text), self._chunk_chars):
-            cps = _codepoints(text[start : start + self._chunk_chars])
-            pos = np.searchsorted(self._codepoints, cps)
-            pos_clipped = np.minimum(pos, len(self._codepoints) - 1)
-            known = self._codepoints[pos_clipped] == cps
-            if not known.all():
-                unknown.update(chr(c) for c in np.unique(cps[~known]).tolist())
-                pos_clipped = pos_clipped[known]
-            pieces.append(pos_clipped.astype(self.dtype))
+        ids, _, unknown = self.encode_documents([text])
         if unknown and warn:
-            shown = "".join(sorted(unknown))[:40]
             warnings.warn(
-                f"{len(unknown)} character(s) not in the vocabulary were skipped: {shown!r}.",
+                f"{len(unknown)} character(s) not in the vocabulary were skipped: {unknown[:40]!r}.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=2,
             )
-        if not pieces:
-            return np.zeros(0, dtype=self.dtype)
-        return np.concatenate(pieces)
+        return ids
 
     def decode(self, ids):
         """Turn an iterable of ids back into a string."""
         ids = np.asarray(ids, dtype=np.intp)
-        return self._codepoints[ids].astype("<u4").tobytes().decode("utf-32-le")
+        return self._codepoints[ids].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 # Ids 0 and 1 are reserved, as in keras.datasets.imdb: 0 pads, 1 stands for any

@@ -305,7 +305,7 @@ def test_bad_data_and_sample_arguments(hello_model):
 
 def test_encoded_corpus_is_compact_and_not_copied():
     model = small().fit(HELLO)
-    ids = model._encode([HELLO], "X")
+    ids, _ = model._encode([HELLO], "X")
     assert ids.dtype == np.uint8
     x, y = model._make_streams(ids, "X")
     assert np.shares_memory(x, ids) and np.shares_memory(y, ids)

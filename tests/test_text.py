@@ -27,6 +27,10 @@ class TestCheckDocuments:
             (5, TypeError, "iterable"),
             (b"bytes", TypeError, "decode"),
             (np.array([["a", "b"]]), ValueError, "one-dimensional"),
+            (["ok", None], TypeError, r"X\[1\] is None \(a missing value\).*replace them with ''"),
+            (["ok", float("nan")], TypeError, r"X\[1\] is nan \(a missing value\)"),
+            ([b"raw"], TypeError, r"X\[0\] is bytes.*decode bytes first"),
+            ([1.5], TypeError, r"X\[0\] is float.*str\(\)"),
         ],
     )
     def test_bad_input_is_named(self, bad, error, match):
@@ -61,6 +65,31 @@ class TestCharVocabulary:
         monkeypatch.setattr(CharVocabulary, "_chunk_chars", 7)
         text = "the quick brown fox jumps over the lazy dog" * 3
         vocab = CharVocabulary().fit([text])
+        assert vocab.decode(vocab.encode(text)) == text
+
+    def test_encode_documents_lengths_and_unknown(self):
+        vocab = CharVocabulary().fit(["abc"])
+        ids, lengths, unknown = vocab.encode_documents(["ab", "", "xc", "zzz", "cab"])
+        assert vocab.decode(ids) == "abccab"
+        assert lengths.tolist() == [2, 0, 1, 0, 3] and unknown == "xz"
+        assert vocab.encode_documents(["ab"])[2] == ""
+
+    def test_encode_documents_chunking_matches(self, monkeypatch):
+        docs = ["the quick", "", "brown fox jumps over", "a", "the lazy dog" * 3, "", "?!"]
+        vocab = CharVocabulary().fit(docs[:-1])
+        expected = vocab.encode_documents(docs)
+        monkeypatch.setattr(CharVocabulary, "_chunk_chars", 4)
+        monkeypatch.setattr(CharVocabulary, "_chunk_docs", 2)
+        assert CharVocabulary().fit(docs[:-1]) == vocab
+        got = vocab.encode_documents(docs)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[2] == expected[2] == "!?"
+
+    def test_surrogates_nul_and_astral_characters_round_trip(self):
+        text = "\x00a\ud800😀\U0010ffff\r\n"
+        vocab = CharVocabulary().fit([text])
+        assert len(vocab) == 7
         assert vocab.decode(vocab.encode(text)) == text
 
     def test_empty_text_is_an_error(self):
