@@ -34,6 +34,8 @@ __all__ = [
 FORMAT_VERSION = 1
 CONFIG_FILE = "estimator.json"
 _PICKLE_KEY = "_skrnn_format_version"
+# The files a save folder may hold: a folder with nothing else is safe to replace.
+_SAVE_FILES = {CONFIG_FILE, "model.keras", "weights.npz"}
 
 
 class IncompatibleFileError(ValueError):
@@ -58,20 +60,14 @@ def atomic_directory(path):
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{path} exists and is not a folder: choose another path or remove the file.")
-    if path.is_dir() and any(path.iterdir()) and not (path / CONFIG_FILE).is_file():
-        # Saving replaces the whole folder: never delete a folder that is not a save.
-        raise ValueError(
-            f"{path} is a folder that does not hold a saved estimator; saving replaces the whole folder. "
-            "Choose a new or empty folder."
-        )
+    _check_replaceable(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
         yield tmp
-        for file in tmp.iterdir():  # data on disk before the rename makes it visible
-            with open(file, "rb") as fh:
-                os.fsync(fh.fileno())
+        for file in tmp.rglob("*"):  # data on disk before the rename makes it visible
+            if file.is_file():
+                with open(file, "rb") as fh:
+                    os.fsync(fh.fileno())
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=parent))
@@ -80,8 +76,46 @@ def atomic_directory(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _fsync_folder(parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_folder(folder):
+    """Make the renames durable; some platforms cannot open a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_replaceable(path):
+    """Refuse to replace anything but an empty folder or an earlier skrnn save.
+
+    A save replaces the whole folder, so ``save(".")`` or ``save(home)`` must
+    never delete what is there.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise ValueError(f"{path} exists and is not a folder: choose another path or remove the file.")
+    if {entry.name for entry in path.iterdir()} <= _SAVE_FILES:  # empty, or only a save's files (maybe damaged)
+        return
+    try:
+        found = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")).get("format", "")
+    except (OSError, ValueError, AttributeError):
+        found = ""
+    if not (isinstance(found, str) and found.startswith("skrnn.")):
+        raise ValueError(
+            f"{path} is a non-empty folder that does not hold a saved skrnn estimator; saving replaces the "
+            "whole folder, so it refuses. Choose a new or empty folder, or remove this one first."
+        )
 
 
 def file_header(estimator):

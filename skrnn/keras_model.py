@@ -23,7 +23,14 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["MaskedSequencePooling", "build_model", "POOLING_MODES"]
+__all__ = [
+    "MaskedSequencePooling",
+    "NonFiniteLossGuard",
+    "TrainingMonitor",
+    "build_model",
+    "train_epochs",
+    "POOLING_MODES",
+]
 
 POOLING_MODES = ("last", "max", "mean", "max_mean")
 
@@ -287,6 +294,12 @@ class BucketedBatches:
     seed : int or None
     length_multiple : int
     pool_batches : int
+    max_tokens : int or None
+        Only without ``shuffle`` (prediction): instead of ``batch_size`` rows,
+        a batch takes as many length-sorted rows as fit in ``max_tokens``
+        padded tokens (at least one row, at most ``max_rows``), so thousands of
+        short documents share one batch while long ones keep batches small.
+    max_rows : int
     """
 
     def __init__(
@@ -300,6 +313,8 @@ class BucketedBatches:
         seed=None,
         length_multiple=32,
         pool_batches=50,
+        max_tokens=None,
+        max_rows=32768,
     ):
         self.sequences = sequences
         self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
@@ -311,12 +326,36 @@ class BucketedBatches:
         self.pool_batches = int(pool_batches)
         self._rng = np.random.default_rng(seed)
         self.order = np.argsort(self.lengths, kind="stable")
+        self.max_tokens = None if max_tokens is None or shuffle else int(max_tokens)
+        self.max_rows = int(max_rows)
+        self._fixed_batches = None
+        if self.max_tokens is not None:
+            self._fixed_batches = self._token_budget_batches()
 
     def __len__(self):
+        if self._fixed_batches is not None:
+            return len(self._fixed_batches)
         return -(-len(self.sequences) // self.batch_size)
+
+    def _token_budget_batches(self):
+        """Consecutive runs of the length-sorted rows, each within the token budget."""
+        m = self.length_multiple
+        widths = np.maximum(-(-self.lengths[self.order] // m) * m, m)
+        batches, start, n = [], 0, len(self.order)
+        while start < n:
+            # Sorted ascending, so the last row of a batch sets its width.
+            limit = min(start + self.max_rows, n)
+            fits = np.arange(start + 1, limit + 1) - start
+            ok = fits * widths[start:limit] <= self.max_tokens
+            stop = start + (int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 1)
+            batches.append(self.order[start:stop])
+            start = stop
+        return batches
 
     def _batch_indices(self):
         n = len(self.sequences)
+        if self._fixed_batches is not None:
+            return self._fixed_batches
         if not self.shuffle:
             order = self.order
             return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
@@ -333,9 +372,16 @@ class BucketedBatches:
         longest = max(int(self.lengths[idx].max()), 1)
         width = -(-longest // self.length_multiple) * self.length_multiple
         x = np.zeros((len(idx), width), dtype=np.int32)
-        for row, i in enumerate(idx):
-            seq = self.sequences[i]
-            x[row, : len(seq)] = seq
+        lengths = self.lengths[idx]
+        if len(idx) > 16:
+            flat = np.concatenate([self.sequences[i] for i in idx])
+            rows = np.repeat(np.arange(len(idx)), lengths)
+            cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            x[rows, cols] = flat
+        else:
+            for row, i in enumerate(idx):
+                seq = self.sequences[i]
+                x[row, : len(seq)] = seq
         return x
 
     def __iter__(self):
@@ -365,6 +411,33 @@ class BucketedBatches:
         return ds.prefetch(2)
 
 
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stop ``Model.fit`` at the first batch whose running loss is NaN or infinite.
+
+    Like ``keras.callbacks.TerminateOnNaN``, but it records where it happened
+    (:attr:`batch`, :attr:`value`) so that :func:`train_epochs` can restore the
+    last good weights.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.batch = None
+        self.value = None
+
+    def reset(self):
+        self.batch = None
+        self.value = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or self.value is not None:
+            return
+        loss = float(loss)
+        if not np.isfinite(loss):
+            self.batch, self.value = batch, loss
+            self.model.stop_training = True
+
+
 class TrainingMonitor:
     """Record per-epoch metrics, print one line per epoch, stop early.
 
@@ -374,7 +447,9 @@ class TrainingMonitor:
     ----------
     history : dict of str to list
         Appended to in place (``loss``, ``accuracy`` and, with validation data,
-        ``val_loss`` and ``val_accuracy``).
+        ``val_loss`` and ``val_accuracy``), one entry per *completed* epoch:
+        an epoch cut short by ``KeyboardInterrupt`` or a non-finite loss is
+        not recorded.
     early_stopping : bool
         Stop when ``val_loss`` has not improved for ``patience`` epochs and, at
         the end of training, restore the weights of the epoch with the lowest
@@ -385,6 +460,18 @@ class TrainingMonitor:
     first_epoch : int
         Number of epochs already trained (warm start), for the printed count.
     total_epochs : int or None
+
+    Attributes
+    ----------
+    epochs_run : int
+        Completed epochs.
+    interrupted : bool
+        Training was stopped by ``KeyboardInterrupt``.
+    diverged : dict or None
+        When the loss became NaN or infinite: ``{"epoch": 0-based epoch,
+        "batch": batch index or None, "metric": "loss" or "val_loss",
+        "value": float}``. The weights were reset to those at the end of the
+        last completed epoch.
     """
 
     def __init__(self, history, *, early_stopping=False, patience=2, print_epochs=False, first_epoch=0, total_epochs=None):
@@ -399,6 +486,8 @@ class TrainingMonitor:
         self.best_weights = None
         self.epochs_run = 0
         self.stop_training = False
+        self.interrupted = False
+        self.diverged = None
         self._wait = 0
 
     def end_epoch(self, model, epoch, logs, seconds=0.0):
@@ -427,34 +516,102 @@ class TrainingMonitor:
         return self.stop_training
 
     def finish(self, model):
-        """Restore the best epoch's weights if a later epoch was worse."""
-        if self.early_stopping and self.best_weights is not None and self.best_epoch != self.epochs_run - 1:
+        """Restore the best epoch's weights if the current ones are not that epoch's."""
+        if self.early_stopping and self.best_weights is not None and (
+            self.best_epoch != self.epochs_run - 1 or self.interrupted
+        ):
             model.set_weights(self.best_weights)
         self.best_weights = None
 
 
-def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbose=0):
+def _finalize_average(model):
+    """Swap the optimizer's weight moving average in, as the end of ``Model.fit`` does."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and getattr(optimizer, "use_ema", False):
+        optimizer.finalize_variable_values(model.trainable_weights)
+
+
+def _repair_optimizer(model):
+    """After the weights were reset to good values, clear non-finite optimizer state.
+
+    Non-finite slots (Adam's moments) are zeroed; the weight moving average,
+    if any, is reset to the (restored) weights, which is what it held at the
+    end of the last good epoch.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return
+    averages = getattr(optimizer, "_model_variables_moving_average", None) or []
+    average_ids = {id(v) for v in averages if v is not None}
+    for var in optimizer.variables:
+        if id(var) in average_ids:
+            continue
+        value = np.asarray(var.numpy())
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            var.assign(np.zeros_like(value))
+    if getattr(optimizer, "use_ema", False) and averages:
+        for var, average in zip(model.trainable_weights, averages):
+            if average is not None:
+                average.assign(var)
+
+
+def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbose=0, callbacks=None):
     """Train ``model`` epoch by epoch on ``train`` (a :class:`BucketedBatches`).
 
     Each epoch is one ``Model.fit`` call, so that an optimizer with a weight
     moving average swaps the average in before the validation loss is
     measured (on ``validation``, a :class:`BucketedBatches` with targets).
     Returns ``monitor``.
+
+    Faults are handled here, never propagated half-way:
+
+    * ``KeyboardInterrupt`` stops training at once; ``monitor.interrupted`` is
+      set, the weight moving average (if any) is swapped in, and then, as at
+      any end of training, :meth:`TrainingMonitor.finish` restores the best
+      validation epoch's weights (with early stopping); otherwise the current
+      weights are kept.
+    * A NaN or infinite ``loss`` (checked after every batch by
+      :class:`NonFiniteLossGuard` and at the end of the epoch) or
+      ``val_loss`` stops training; the weights and optimizer state go back
+      to those at the end of the last completed epoch (the starting weights
+      when it is the first) and ``monitor.diverged`` describes what happened.
     """
     import time
 
-    train_ds = train.dataset()
-    val_ds = None if validation is None else validation.dataset()
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        history = model.fit(train_ds, epochs=1, verbose=keras_verbose, shuffle=False)
-        logs = {k: v[-1] for k, v in history.history.items()}
-        if val_ds is not None:
-            val = model.evaluate(val_ds, verbose=0, return_dict=True)
-            logs["val_loss"] = val["loss"]
-            logs["val_accuracy"] = val.get("accuracy", val.get("compile_metrics", np.nan))
-        if monitor.end_epoch(model, epoch, logs, time.perf_counter() - t0):
-            break
+    guard = NonFiniteLossGuard()
+    callbacks = [guard, *(callbacks or [])]
+    try:
+        train_ds = train.dataset()
+        val_ds = None if validation is None else validation.dataset()
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            last_good = model.get_weights()
+            guard.reset()
+            history = model.fit(train_ds, epochs=1, verbose=keras_verbose, shuffle=False, callbacks=callbacks)
+            logs = {k: v[-1] for k, v in history.history.items()}
+            bad = None
+            if guard.value is not None:
+                bad = {"epoch": epoch, "batch": guard.batch, "metric": "loss", "value": guard.value}
+            elif "loss" in logs and not np.isfinite(float(logs["loss"])):
+                bad = {"epoch": epoch, "batch": None, "metric": "loss", "value": float(logs["loss"])}
+            elif val_ds is not None:
+                val = model.evaluate(val_ds, verbose=0, return_dict=True)
+                logs["val_loss"] = val["loss"]
+                logs["val_accuracy"] = val.get("accuracy", val.get("compile_metrics", np.nan))
+                if not np.isfinite(float(logs["val_loss"])):
+                    bad = {"epoch": epoch, "batch": None, "metric": "val_loss", "value": float(logs["val_loss"])}
+            if bad is not None:
+                model.set_weights(last_good)
+                _repair_optimizer(model)
+                monitor.diverged = bad
+                break
+            del last_good
+            if monitor.end_epoch(model, epoch, logs, time.perf_counter() - t0):
+                break
+    except KeyboardInterrupt:
+        monitor.interrupted = True
+        _finalize_average(model)
+    model.stop_training = False
     monitor.finish(model)
     return monitor
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -27,14 +28,30 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ._persistence import (
+    CONFIG_FILE,
+    IncompatibleFileError,
+    add_pickle_header,
+    atomic_directory,
+    check_pickle_header,
+    file_header,
+    read_config,
+    write_config,
+)
 from .text import OOV_ID, PAD_ID, WordTokenizer, check_documents
 
 __all__ = ["LSTMSentimentClassifier"]
 
 _MODEL_FILE = "model.keras"
-_CONFIG_FILE = "estimator.json"
-_FORMAT_VERSION = 1
 _PREDICT_BATCH_SIZE = 256
+# predict batches hold up to this many padded tokens: 256 rows of maxlen=600 (rounded to 640)
+# tokens, the old fixed batch's worst case; thousands of rows when documents are short.
+_PREDICT_BATCH_TOKENS = 256 * 640
+# Padded lengths at predict time are multiples of this (masked padding does not change the
+# outputs; finer steps waste less compute on short documents).
+_PREDICT_LENGTH_MULTIPLE = 8
+# predict_proba tokenizes and scores this many documents at a time (bounded memory).
+_PREDICT_CHUNK = 65536
 
 
 _keras_ready = False
@@ -97,7 +114,11 @@ def _quiet(verbose):
 
 
 def _is_token_ids(X):
-    """Whether ``X`` holds pre-tokenized integer sequences rather than strings."""
+    """Whether ``X`` holds pre-tokenized numeric sequences rather than strings.
+
+    Sequences of non-integer numbers count too, so that :func:`_check_token_ids`
+    can reject them with a message about token ids.
+    """
     if isinstance(X, (str, bytes, bytearray)):
         return False
     if isinstance(X, np.ndarray):
@@ -114,23 +135,24 @@ def _is_token_ids(X):
     if isinstance(first, (str, bytes)):
         return False
     if isinstance(first, np.ndarray):
-        return first.ndim == 1 and (first.size == 0 or np.issubdtype(first.dtype, np.integer))
+        return first.dtype.kind not in "USV"
     if isinstance(first, (list, tuple)):
-        return all(isinstance(v, (Integral, np.integer)) and not isinstance(v, bool) for v in first[:50])
+        return not any(isinstance(v, (str, bytes)) for v in first[:50])
     return False
 
 
-def _check_token_ids(X, max_features, name="X"):
+def _check_token_ids(X, max_features, name="X", offset=0):
     """Validate pre-tokenized input: a list of int32 arrays, padding (0) removed.
 
     Ids at or above ``max_features`` become the out-of-vocabulary id 1, as
-    ``keras.datasets.imdb`` does with ``num_words``.
+    ``keras.datasets.imdb`` does with ``num_words``. ``offset`` is added to
+    the row numbers in error messages (for chunked input).
     """
     rows = list(X)
-    if not rows:
+    if not rows and not offset:
         raise ValueError(f"{name} is empty: at least one sequence is required.")
     sequences = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows, start=offset):
         if isinstance(row, (str, bytes)):
             raise TypeError(
                 f"{name}[{i}] is a string but {name}[0] is a sequence of token ids: pass either "
@@ -138,19 +160,37 @@ def _check_token_ids(X, max_features, name="X"):
             )
         try:
             arr = np.asarray(row)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - defensive
-            raise TypeError(f"{name}[{i}] is not a sequence of integer token ids.") from exc
-        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)) or arr.dtype == bool:
+        except (TypeError, ValueError):
+            arr = np.asarray(row, dtype=object) if isinstance(row, (list, tuple)) else np.empty(0, object)
+            if arr.ndim != 1:
+                arr = np.empty((0, 0), object)
+        if arr.ndim != 1 or arr.dtype == bool or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(
-                f"{name}[{i}] is not a 1-D sequence of integer token ids (got dtype {arr.dtype}, "
-                f"shape {arr.shape}). Pass raw documents as strings or token ids as lists of ints."
+                f"{name}[{i}] is not a 1-D sequence of integer token ids (got {type(row).__name__} with "
+                f"dtype {arr.dtype}, shape {arr.shape}). Pass raw documents as strings, or token ids as "
+                "lists or arrays of ints (floats, NaN, None and nested lists are not ids)."
             )
         if arr.size and arr.min() < 0:
-            raise ValueError(f"{name}[{i}] contains negative token ids; ids must be >= 0 (0 is padding).")
+            raise ValueError(
+                f"{name}[{i}] contains negative token ids (smallest {arr.min()}); ids must be >= 0 "
+                "(0 is padding, 1 is out-of-vocabulary)."
+            )
         arr = arr[arr != PAD_ID]
         arr = np.where(arr >= max_features, OOV_ID, arr).astype(np.int32, copy=False)
         sequences.append(arr)
     return sequences
+
+
+def _check_X_shape(X, name="X"):
+    """Reject array shapes and dtypes that are neither documents nor token ids."""
+    if isinstance(X, np.ndarray) and X.ndim == 2 and not np.issubdtype(X.dtype, np.integer):
+        if np.issubdtype(X.dtype, np.number) or X.dtype == bool:
+            raise TypeError(
+                f"{name} is a 2-D {X.dtype} array of shape {X.shape}: pass raw documents as a 1-D list "
+                "of strings, or token ids as a 2-D integer array (not floats or features)."
+            )
+    if X is None:
+        raise TypeError(f"{name} is None: pass a list of documents (strings) or of token-id sequences.")
 
 
 class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
@@ -291,6 +331,47 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
     --------
     skrnn.make_tfidf_baseline : TF-IDF + LogisticRegression on the same input.
 
+    Notes
+    -----
+    **Input.** ``X`` is a list, tuple, 1-D array or pandas Series of ``str``
+    (any Unicode; ``bytes`` are refused with a ``TypeError``: decode them
+    first), or token ids as described above. A lone string, ``None`` entries,
+    numbers mixed with strings, 2-D float arrays, negative ids and float
+    "ids" raise ``TypeError`` or ``ValueError`` naming the offending entry.
+    A document without any token (``""``, only punctuation or emoji) is read
+    as one out-of-vocabulary word, but ``fit`` raises ``ValueError`` when *no*
+    document has a token, since there is nothing to learn. Labels must not
+    be ``None``/NaN; ``sample_weight`` (times ``class_weight``) must be
+    finite, non-negative and not all zero. ``predict_proba`` tokenizes and
+    scores 65,536 documents at a time, so memory does not grow with
+    ``len(X)`` beyond the returned array; ``maxlen`` bounds the cost of very
+    long documents inside the network.
+
+    **Faults during training.** ``KeyboardInterrupt`` (Ctrl-C) stops
+    training at once, as in skorch: ``fit``/``partial_fit`` return normally
+    with a ``UserWarning``, and the estimator is fitted with the best
+    validation epoch's weights when ``early_stopping`` is on and an epoch
+    completed, else with the current weights. ``history_`` and ``n_iter_``
+    count completed epochs only. A NaN or infinite training loss (checked
+    after every batch, like ``keras.callbacks.TerminateOnNaN``) or validation
+    loss stops training at once and restores the weights (and optimizer
+    state) from the end of the last completed epoch, with a
+    ``sklearn.exceptions.ConvergenceWarning``; the diverged epoch is not
+    recorded. If that happens before any epoch of a fresh ``fit`` (or first
+    ``partial_fit``) completed, there are no usable weights: a ``ValueError``
+    is raised and the estimator is left unfitted.
+
+    **Persistence and security.** :meth:`save` writes atomically (an
+    earlier save at the same path survives a failed one) with a versioned
+    header; :meth:`load` reads only JSON and a ``.keras`` file with Keras's
+    ``safe_mode``, so no stored code is executed, and raises
+    ``skrnn._persistence.IncompatibleFileError`` (a ``ValueError``) for a
+    newer format, another estimator's folder or a damaged save. Pickle and
+    joblib files also carry a format version (a newer one raises the same
+    error), but unpickling can execute arbitrary code: only load pickle or
+    joblib files from a trusted source, and prefer :meth:`save`/:meth:`load`
+    to exchange models.
+
     Examples
     --------
     >>> from skrnn import LSTMSentimentClassifier
@@ -397,26 +478,53 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # --------------------------------------------------------------- helpers
-    def _encode_X(self, X, *, fit_tokenizer=False):
-        """Turn ``X`` into a list of truncated int32 id arrays (never empty)."""
+    def _validate_X(self, X):
+        """Check ``X`` and return ``(kind, items)``.
+
+        ``kind`` is ``"text"`` (``items``: a list of ``str``) or ``"ids"``
+        (``items``: the rows, not yet checked one by one; see :meth:`_sequences`).
+        """
+        _check_X_shape(X)
+        try:
+            if iter(X) is X:  # a one-shot iterator: read it once
+                X = list(X)
+        except TypeError:
+            pass  # not iterable: check_documents says so
         if _is_token_ids(X):
-            kind = "ids"
-            sequences = _check_token_ids(X, self.max_features)
+            items = X if isinstance(X, np.ndarray) and X.ndim == 2 else list(X)
+            if len(items) == 0:
+                raise ValueError("X is empty: at least one sequence is required.")
+            return "ids", items
+        return "text", check_documents(X)
+
+    def _sequences(self, items, kind, *, fit_tokenizer=False, offset=0):
+        """Turn validated ``items`` into truncated int32 id arrays (never empty)."""
+        if kind == "ids":
+            sequences = _check_token_ids(items, self.max_features, offset=offset)
+            if fit_tokenizer:
+                self.tokenizer_ = None
+                if not any(len(seq) for seq in sequences):
+                    raise ValueError(
+                        f"Every sequence in X is empty or only padding (id 0): all {len(sequences)} "
+                        "sequences have no token to learn from. Pass sequences with ids >= 1."
+                    )
         else:
-            kind = "text"
-            documents = check_documents(X)
             if fit_tokenizer:
                 self.tokenizer_ = WordTokenizer(max_features=self.max_features, lowercase=self.lowercase)
-                sequences = self.tokenizer_.fit_encode(documents)
+                sequences = self.tokenizer_.fit_encode(items)
+                if not self.tokenizer_.vocabulary:
+                    raise ValueError(
+                        f"No document in X has a token: all {len(items)} documents are empty or hold "
+                        "no words (tokens are runs of letters or digits, plus '!' and '?'). Pass "
+                        "documents with text."
+                    )
             else:
                 if getattr(self, "tokenizer_", None) is None:
                     raise ValueError(
                         "This LSTMSentimentClassifier was fitted on token-id sequences, so it has no "
                         "tokenizer: pass token ids (lists of ints), not raw strings."
                     )
-                sequences = self.tokenizer_.encode(documents)
-        if fit_tokenizer and kind == "ids":
-            self.tokenizer_ = None
+                sequences = self.tokenizer_.encode(items)
         maxlen = self.maxlen
         out = []
         for seq in sequences:
@@ -426,37 +534,81 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
                 # A document without tokens is read as a single unknown word.
                 seq = np.array([OOV_ID], dtype=np.int32)
             out.append(seq)
-        return out, kind
+        return out
+
+    def _encode_X(self, X, *, fit_tokenizer=False):
+        """Turn ``X`` into a list of truncated int32 id arrays (never empty) and its kind."""
+        kind, items = self._validate_X(X)
+        return self._sequences(items, kind, fit_tokenizer=fit_tokenizer), kind
 
     def _check_y(self, y, n_samples):
         if y is None:
             raise ValueError("y is required: pass one label per document.")
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "dtype") else y, warn=True)
+        if isinstance(y, (str, bytes)):
+            raise ValueError(f"y is a single {type(y).__name__}: pass one label per document (a list or array).")
+        if not hasattr(y, "dtype"):
+            as_objects = np.asarray(y, dtype=object)
+            if as_objects.ndim == 1:  # before NumPy turns [1, "a"] into ["1", "a"]
+                _check_labels(as_objects, "y")
+            y = np.asarray(y)
+        y = column_or_1d(y, warn=True)
         if len(y) != n_samples:
             raise ValueError(
                 f"X and y have inconsistent lengths: {n_samples} documents but {len(y)} labels."
             )
+        _check_labels(y, "y")
         check_classification_targets(y)
         return y
 
-    def _check_sample_weight(self, sample_weight, n_samples):
-        if sample_weight is None:
-            return None
-        sw = np.asarray(sample_weight, dtype=np.float64)
-        if sw.ndim == 0:
-            sw = np.full(n_samples, float(sw))
-        if sw.ndim != 1 or len(sw) != n_samples:
+    def _check_sample_weight(self, sample_weight, n_samples, y=None):
+        """Validate ``sample_weight`` and multiply ``class_weight`` in (``None``: all ones)."""
+        sw = None
+        if sample_weight is not None:
+            try:
+                sw = np.asarray(sample_weight, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    "sample_weight must hold numbers (one non-negative weight per document)."
+                ) from None
+            if sw.ndim == 0:
+                sw = np.full(n_samples, float(sw))
+            if sw.ndim != 1 or len(sw) != n_samples:
+                raise ValueError(
+                    f"sample_weight must be 1-D with one weight per document ({n_samples}), got shape {sw.shape}."
+                )
+            if not np.all(np.isfinite(sw)) or np.any(sw < 0):
+                raise ValueError("sample_weight must be finite and non-negative (no NaN, inf or negative weights).")
+        if self.class_weight is not None and y is not None:
+            cw = compute_sample_weight(self.class_weight, y)
+            if not np.all(np.isfinite(cw)) or np.any(cw < 0):
+                raise ValueError(f"class_weight must map classes to finite non-negative weights, got {self.class_weight!r}.")
+            sw = cw if sw is None else sw * cw
+        if sw is not None and not np.any(sw > 0):
             raise ValueError(
-                f"sample_weight must be 1-D with one weight per document ({n_samples}), got shape {sw.shape}."
+                "sample_weight (times class_weight) is zero for every document: at least one weight must be positive."
             )
-        if not np.all(np.isfinite(sw)) or np.any(sw < 0):
-            raise ValueError("sample_weight must be finite and non-negative.")
         return sw
+
+    def _encode_labels(self, y, context):
+        """Map labels to indices into ``classes_``; every label must be a known class."""
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        unseen = {v for v in y.tolist() if v not in index}
+        if unseen:
+            raise ValueError(
+                f"y has labels that are not in classes: {sorted(unseen, key=repr)[:10]!r} ({context} "
+                f"classes are {self.classes_.tolist()!r})."
+            )
+        return np.fromiter((index[v] for v in y.tolist()), dtype=np.int64, count=len(y))
 
     def _targets(self, y_encoded):
         if len(self.classes_) == 2:
             return y_encoded.astype(np.float32)
         return y_encoded.astype(np.int32)
+
+    def _check_params_for_fit(self):
+        """Checks that ``_parameter_constraints`` cannot express."""
+        if self.bigram_buckets == 1:
+            raise ValueError("bigram_buckets must be 0 (no bigram branch) or at least 2, got 1.")
 
     def _release_model(self):
         """Drop this estimator's Keras model so its memory can be freed."""
@@ -485,6 +637,12 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             ema_momentum=self.ema_momentum,
             seed=seed,
         )
+
+    def _forget_fit(self):
+        """Back to the unfitted state (after a fit that produced no usable model)."""
+        self._release_model()
+        for attr in ("history_", "n_iter_", "best_epoch_", "tokenizer_", "classes_", "input_kind_"):
+            self.__dict__.pop(attr, None)
 
     def _train(self, sequences, targets, sample_weight, *, epochs, rng, validation=None):
         """Run up to ``epochs`` epochs of Keras training; returns the monitor."""
@@ -520,10 +678,48 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = getattr(self, "n_iter_", 0) + monitor.epochs_run
         return monitor
 
+    def _handle_faults(self, monitor, *, fresh):
+        """Warn about (or, when nothing usable was learnt, raise for) an interrupted or diverged run."""
+        if monitor.diverged is not None:
+            d = monitor.diverged
+            epoch = self.n_iter_ + 1
+            where = f"epoch {epoch}" + ("" if d["batch"] is None else f", batch {d['batch'] + 1}")
+            advice = (
+                f"Lower learning_rate (now {self.learning_rate}) and check sample_weight and class_weight "
+                "for extreme values."
+            )
+            if fresh and monitor.epochs_run == 0:
+                self._forget_fit()
+                raise ValueError(
+                    f"Training diverged: the {d['metric']} became {d['value']} in {where}, before any epoch "
+                    f"completed, so there are no usable weights and the estimator is left unfitted. {advice}"
+                )
+            warnings.warn(
+                f"Training stopped early: the {d['metric']} became {d['value']} in {where}. The weights "
+                f"from the end of epoch {epoch - 1} were restored (n_iter_={self.n_iter_}). {advice}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if monitor.interrupted:
+            if monitor.early_stopping and monitor.best_epoch is not None:
+                kept = f"the weights of the best validation epoch ({monitor.best_epoch + 1} of this fit)"
+            else:
+                kept = "the current weights"
+            warnings.warn(
+                f"Training was interrupted (KeyboardInterrupt) after {monitor.epochs_run} completed "
+                f"epoch(s) of this call; the estimator is fitted with {kept}, n_iter_={self.n_iter_}.",
+                UserWarning,
+                stacklevel=3,
+            )
+
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Learn the vocabulary (for raw text) and train the network.
+
+        ``KeyboardInterrupt`` during training stops it and returns the fitted
+        estimator with a warning; a non-finite loss stops it too (see the
+        class docstring, "Faults").
 
         Parameters
         ----------
@@ -539,37 +735,33 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : LSTMSentimentClassifier
         """
+        self._check_params_for_fit()
         warm = self.warm_start and getattr(self, "model_", None) is not None
         rng = check_random_state(self.random_state)
         if warm:
-            sequences, kind = self._encode_X(X)
+            kind, items = self._validate_X(X)
             if kind != self.input_kind_:
                 raise ValueError(f"warm_start: this estimator was fitted on {self.input_kind_}, got {kind}.")
-            y = self._check_y(y, len(sequences))
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(f"warm_start: y has labels not seen in the first fit: {unseen.tolist()}.")
-            y_encoded = np.searchsorted(self.classes_, y)
+            y = self._check_y(y, len(items))
+            sample_weight = self._check_sample_weight(sample_weight, len(items), y)
+            y_encoded = self._encode_labels(y, "warm_start: the first fit's")
+            sequences = self._sequences(items, kind)
         else:
-            self._release_model()
-            for attr in ("history_", "n_iter_", "best_epoch_", "tokenizer_"):
-                self.__dict__.pop(attr, None)
-            sequences, kind = self._encode_X(X, fit_tokenizer=True)
-            y = self._check_y(y, len(sequences))
+            kind, items = self._validate_X(X)
+            y = self._check_y(y, len(items))
+            sample_weight = self._check_sample_weight(sample_weight, len(items), y)
             encoder = LabelEncoder().fit(y)
             if len(encoder.classes_) < 2:
                 raise ValueError(
-                    f"y has a single class ({encoder.classes_[0]!r}): a classifier needs at least two classes."
+                    f"y has a single class ({_to_json_scalar(encoder.classes_[0])!r}): a classifier needs at least "
+                    "two classes."
                 )
+            self._forget_fit()
+            sequences = self._sequences(items, kind, fit_tokenizer=True)
             self.classes_ = encoder.classes_
             self.input_kind_ = kind
             y_encoded = encoder.transform(y)
-        sample_weight = self._check_sample_weight(sample_weight, len(sequences))
-        if self.class_weight is not None:
-            cw = compute_sample_weight(self.class_weight, y)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        if self.bigram_buckets == 1:
-            raise ValueError("bigram_buckets must be 0 (no bigram branch) or at least 2, got 1.")
+        del items
 
         model_seed = int(rng.randint(np.iinfo(np.int32).max // 1000))
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -581,6 +773,8 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             n_val = int(np.ceil(self.validation_fraction * len(sequences)))
             if n_val < 1 or n_val >= len(sequences):
+                if not warm:
+                    self._forget_fit()
                 raise ValueError(
                     f"validation_fraction={self.validation_fraction} leaves no training or no validation "
                     f"data for {len(sequences)} documents; use more data or early_stopping=False."
@@ -605,6 +799,7 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             validation=validation,
         )
         self.best_epoch_ = None if monitor.best_epoch is None else monitor.best_epoch + 1
+        self._handle_faults(monitor, fresh=not warm)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -621,38 +816,59 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
         classes : array-like of shape (n_classes,), default=None
             All the classes that can ever appear. Required on the first call,
-            as in scikit-learn's other ``partial_fit`` estimators.
+            as in scikit-learn's other ``partial_fit`` estimators; later calls
+            may omit it or must pass the same classes.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self : LSTMSentimentClassifier
         """
+        self._check_params_for_fit()
         first = getattr(self, "model_", None) is None
+        kind, items = self._validate_X(X)
+        y = self._check_y(y, len(items))
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            classes = np.unique(column_or_1d(np.asarray(classes)))
+            classes = column_or_1d(np.asarray(classes))
+            _check_labels(classes, "classes")
+            classes = np.unique(classes)
             if len(classes) < 2:
-                raise ValueError("classes must hold at least two classes.")
-            sequences, kind = self._encode_X(X, fit_tokenizer=True)
+                raise ValueError(f"classes must hold at least two classes, got {classes.tolist()!r}.")
             self.classes_ = classes
+            try:
+                y_encoded = self._encode_labels(y, "the")
+            except ValueError:
+                self._forget_fit()
+                raise
+            try:
+                sample_weight = self._check_sample_weight(sample_weight, len(items), y)
+                self.__dict__.pop("history_", None)
+                self.__dict__.pop("n_iter_", None)
+                sequences = self._sequences(items, kind, fit_tokenizer=True)
+            except BaseException:
+                self._forget_fit()
+                raise
             self.input_kind_ = kind
         else:
-            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            if classes is not None:
+                given = np.asarray(classes)
+                same = given.ndim == 1 and len(np.unique(given)) == len(self.classes_)
+                same = same and set(np.unique(given).tolist()) == set(self.classes_.tolist())
+                if not same:
+                    raise ValueError(
+                        f"classes={np.asarray(classes).tolist()!r} differs from the classes of the first call, "
+                        f"{self.classes_.tolist()!r}: the classes cannot change between partial_fit calls."
+                    )
+            if kind != self.input_kind_:
                 raise ValueError(
-                    f"classes={list(classes)!r} differs from the classes of the first call, {self.classes_.tolist()!r}."
+                    f"partial_fit: this estimator was fitted on {self.input_kind_}, got {kind}; keep the same kind of X."
                 )
-            sequences, kind = self._encode_X(X)
-        y = self._check_y(y, len(sequences))
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
-        if unseen.size:
-            raise ValueError(f"y has labels that are not in classes: {unseen.tolist()}.")
-        y_encoded = np.searchsorted(self.classes_, y)
-        sample_weight = self._check_sample_weight(sample_weight, len(sequences))
-        if self.class_weight is not None:
-            cw = compute_sample_weight(self.class_weight, y)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
+            y_encoded = self._encode_labels(y, "the first call's")
+            sample_weight = self._check_sample_weight(sample_weight, len(items), y)
+            sequences = self._sequences(items, kind)
+        del items
         rng = check_random_state(self.random_state)
         if first:
             self.model_ = self._build_model(int(rng.randint(np.iinfo(np.int32).max // 1000)))
@@ -660,12 +876,17 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         else:
             # A fresh shuffling seed per call, reproducible from random_state.
             rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max) + self.n_iter_)
-        self._train(sequences, self._targets(y_encoded), sample_weight, epochs=1, rng=rng)
+        monitor = self._train(sequences, self._targets(y_encoded), sample_weight, epochs=1, rng=rng)
+        self._handle_faults(monitor, fresh=first)
         return self
 
     # --------------------------------------------------------------- predict
     def predict_proba(self, X):
         """Class probabilities.
+
+        Documents are tokenized and scored in chunks of
+        ``_PREDICT_CHUNK`` (65,536) documents, so memory stays bounded by the
+        chunk, not by ``len(X)``, apart from the result itself.
 
         Parameters
         ----------
@@ -677,19 +898,28 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``; also two columns for binary problems.
         """
         check_is_fitted(self, "model_")
-        sequences, _ = self._encode_X(X)
+        kind, items = self._validate_X(X)
+        n_classes = len(self.classes_)
+        proba = np.empty((len(items), n_classes), dtype=np.float64)
         km = _keras_model_module(self.verbose)
-        batches = km.BucketedBatches(sequences, batch_size=_PREDICT_BATCH_SIZE)
-        with _quiet(self.verbose):
-            scores = self.model_.predict(batches.dataset(), verbose=1 if self.verbose == 2 else 0)
-        scores = np.asarray(scores, dtype=np.float64)
-        proba = np.empty((len(sequences), len(self.classes_)), dtype=np.float64)
-        if len(self.classes_) == 2:
-            p = scores[:, 0]
-            proba[batches.order, 1] = p
-            proba[batches.order, 0] = 1.0 - p
-        else:
-            proba[batches.order] = scores
+        for start in range(0, len(items), _PREDICT_CHUNK):
+            sequences = self._sequences(items[start : start + _PREDICT_CHUNK], kind, offset=start)
+            batches = km.BucketedBatches(
+                sequences,
+                batch_size=_PREDICT_BATCH_SIZE,
+                max_tokens=_PREDICT_BATCH_TOKENS,
+                length_multiple=_PREDICT_LENGTH_MULTIPLE,
+            )
+            with _quiet(self.verbose):
+                scores = self.model_.predict(batches.dataset(), verbose=1 if self.verbose == 2 else 0)
+            scores = np.asarray(scores, dtype=np.float64)
+            rows = start + batches.order
+            if n_classes == 2:
+                proba[rows, 1] = scores[:, 0]
+                proba[rows, 0] = 1.0 - scores[:, 0]
+            else:
+                proba[rows] = scores
+            del sequences, batches, scores
         return proba
 
     def predict(self, X):
@@ -713,38 +943,26 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         model = state.pop("model_", None)
         if model is not None:
             state["_keras_model_bytes"] = _model_to_bytes(model)
-        return state
+        return add_pickle_header(state)
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = check_pickle_header(dict(state), type(self))
         data = state.pop("_keras_model_bytes", None)
         if hasattr(super(), "__setstate__"):
             super().__setstate__(state)
         else:  # pragma: no cover
             self.__dict__.update(state)
         if data is not None:
-            self.model_ = _model_from_bytes(data, verbose=state.get("verbose", 0))
+            try:
+                self.model_ = _model_from_bytes(data, verbose=state.get("verbose", 0))
+            except Exception as exc:
+                raise IncompatibleFileError(
+                    f"The pickled {type(self).__name__}'s Keras model could not be restored "
+                    f"({type(exc).__name__}: {exc}); the file is damaged or comes from an incompatible version."
+                ) from exc
 
-    def save(self, path):
-        """Save the fitted estimator to a folder, without pickle.
-
-        The folder gets ``model.keras`` (the Keras network, weights and
-        optimizer state) and ``estimator.json`` (parameters, classes, the
-        tokenizer's vocabulary, training history). :meth:`load` reads it back
-        with Keras's ``safe_mode``, so loading executes no stored code.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Folder to create (or overwrite the two files in).
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
-        check_is_fitted(self, "model_")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+    def _config(self):
+        """The JSON-serialisable fitted state written to ``estimator.json``."""
         params = self.get_params(deep=False)
         if isinstance(params["class_weight"], dict):
             params["class_weight"] = {"__pairs__": [[_to_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]}
@@ -752,9 +970,8 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"] = None
         elif params["random_state"] is not None:
             params["random_state"] = int(params["random_state"])
-        config = {
-            "format": "skrnn.LSTMSentimentClassifier",
-            "format_version": _FORMAT_VERSION,
+        return {
+            **file_header(self),
             "params": params,
             "classes": [_to_json_scalar(c) for c in self.classes_.tolist()],
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
@@ -764,10 +981,46 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             "n_iter": int(self.n_iter_),
             "best_epoch": self.best_epoch_,
         }
-        with _quiet(0):
-            self.model_.save(path / _MODEL_FILE)
-        (path / _CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
-        return path
+
+    def save(self, path):
+        """Save the fitted estimator to a folder, atomically and without pickle.
+
+        The folder gets ``model.keras`` (the Keras network, weights and
+        optimizer state) and ``estimator.json`` (a format header, parameters,
+        classes, the tokenizer's vocabulary, training history). :meth:`load`
+        reads it back with Keras's ``safe_mode``, so loading executes no
+        stored code.
+
+        The files are written to a temporary sibling folder that replaces
+        ``path`` only once everything is written: if saving fails part-way
+        (full disk, an exception, a killed process), an earlier save at
+        ``path`` is left intact. ``path`` must be new, empty, or an earlier
+        save; any other non-empty folder is refused rather than replaced.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder to create or replace.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        check_is_fitted(self, "model_")
+        target = Path(os.path.abspath(os.fspath(path)))
+        config = self._config()
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"The fitted state cannot be written as JSON ({exc}): class labels and class_weight keys must "
+                "be str, int, float or bool. Use joblib.dump for other label types."
+            ) from None
+        with atomic_directory(target) as tmp:
+            with _quiet(0):
+                self.model_.save(tmp / _MODEL_FILE)
+            write_config(tmp, config)
+        return Path(path)
 
     @classmethod
     def load(cls, path):
@@ -781,28 +1034,88 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         estimator : LSTMSentimentClassifier
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` holds no ``estimator.json``.
+        skrnn._persistence.IncompatibleFileError
+            (a ``ValueError``) If the folder was written by another estimator,
+            by a newer skrnn (a newer ``format_version``), or is damaged.
         """
         path = Path(path)
-        config_file = path / _CONFIG_FILE
-        if not config_file.is_file():
-            raise FileNotFoundError(f"{config_file} not found: is {path} a folder written by LSTMSentimentClassifier.save?")
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        if config.get("format") != "skrnn.LSTMSentimentClassifier":
-            raise ValueError(f"{config_file} was not written by LSTMSentimentClassifier.save.")
-        params = dict(config["params"])
-        if isinstance(params.get("class_weight"), dict) and "__pairs__" in params["class_weight"]:
-            params["class_weight"] = {k: v for k, v in params["class_weight"]["__pairs__"]}
-        est = cls(**params)
-        est.classes_ = np.asarray(config["classes"], dtype=config["classes_dtype"])
-        est.input_kind_ = config["input_kind"]
-        est.tokenizer_ = None if config["tokenizer"] is None else WordTokenizer.from_config(config["tokenizer"])
-        est.history_ = {k: list(v) for k, v in config["history"].items()}
-        est.n_iter_ = config["n_iter"]
-        est.best_epoch_ = config["best_epoch"]
+        config = read_config(path, cls)
+        config_file = path / CONFIG_FILE
+        try:
+            params = dict(config["params"])
+            if isinstance(params.get("class_weight"), dict) and "__pairs__" in params["class_weight"]:
+                params["class_weight"] = {k: v for k, v in params["class_weight"]["__pairs__"]}
+            est = cls(**params)
+            est._validate_params()
+            est.classes_ = np.asarray(config["classes"], dtype=config["classes_dtype"])
+            est.input_kind_ = config["input_kind"]
+            if est.input_kind_ not in ("text", "ids") or (est.input_kind_ == "text") != (config["tokenizer"] is not None):
+                raise ValueError(f"input_kind {est.input_kind_!r} does not match the tokenizer entry")
+            if est.classes_.ndim != 1 or len(est.classes_) < 2:
+                raise ValueError(f"classes must list at least two labels, got {config['classes']!r}")
+            est.tokenizer_ = None if config["tokenizer"] is None else WordTokenizer.from_config(config["tokenizer"])
+            est.history_ = {str(k): [float(x) for x in v] for k, v in config["history"].items()}
+            est.n_iter_ = int(config["n_iter"])
+            est.best_epoch_ = None if config["best_epoch"] is None else int(config["best_epoch"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise IncompatibleFileError(
+                f"{config_file} is damaged or incomplete ({type(exc).__name__}: {exc}); save the estimator again."
+            ) from None
+        model_file = path / _MODEL_FILE
+        if not model_file.is_file():
+            raise IncompatibleFileError(f"{model_file} is missing: the save at {path} is incomplete; save it again.")
         km = _keras_model_module(est.verbose)
-        with _quiet(0):
-            est.model_ = km.keras.saving.load_model(path / _MODEL_FILE, safe_mode=True)
+        try:
+            with _quiet(0):
+                est.model_ = km.keras.saving.load_model(model_file, safe_mode=True)
+        except Exception as exc:
+            raise IncompatibleFileError(
+                f"{model_file} could not be loaded as a Keras model ({type(exc).__name__}: {exc}); the save is "
+                "damaged or was written by an incompatible Keras version."
+            ) from exc
+        n_outputs = est.model_.output_shape[-1]
+        if n_outputs != (1 if len(est.classes_) == 2 else len(est.classes_)):
+            raise IncompatibleFileError(
+                f"{model_file} has {n_outputs} outputs, which does not fit the {len(est.classes_)} classes in "
+                f"{config_file}; the save is damaged."
+            )
         return est
+
+
+def _check_labels(y, name):
+    """Reject missing labels (None, NaN) and labels that mix strings with numbers."""
+    if y.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(y))
+    elif y.dtype == object:
+        missing = np.flatnonzero([_is_missing(v) for v in y.tolist()])
+        if not missing.size:
+            has_str = any(isinstance(v, str) for v in y.tolist())
+            if has_str and not all(isinstance(v, str) for v in y.tolist()):
+                raise TypeError(
+                    f"{name} mixes strings with other types ({sorted({type(v).__name__ for v in y.tolist()})}): "
+                    "use one type of label, e.g. all strings."
+                )
+    else:
+        return
+    if missing.size:
+        raise ValueError(
+            f"{name} has {missing.size} missing label(s) (None or NaN), first at position(s) "
+            f"{missing[:5].tolist()}: drop those documents or fill in their labels."
+        )
+
+
+def _is_missing(value):
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, pandas NaT
+    except (TypeError, ValueError):
+        return True  # pandas.NA: its comparisons are undefined
 
 
 def _to_json_scalar(value):

@@ -569,7 +569,7 @@ def test_damaged_saves_are_refused_without_running_code(fitted, tmp_path):
 
 def test_save_refuses_to_replace_an_unrelated_folder(fitted, tmp_path):
     (tmp_path / "notes.txt").write_text("precious")
-    with pytest.raises(ValueError, match="does not hold a saved estimator"):
+    with pytest.raises(ValueError, match="does not hold a saved skrnn estimator"):
         fitted.save(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "precious"
     with pytest.raises(ValueError, match="not a folder"):
