@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._persistence import (
     IncompatibleFileError,
@@ -562,7 +562,12 @@ class CharRNNGenerator(BaseEstimator):
         # (64, 256) x (256, 1024) products and the whole-window GEMMs gain.
         # More threads were not measured: the per-step products are small, so
         # many-core machines are capped at 2 rather than oversubscribed.
-        return min(2, os.cpu_count() or 1)
+        # Never more than the BLAS allows when fit starts: an outer
+        # threadpool_limits, joblib's workers and Dask's (OPENBLAS_NUM_THREADS=1)
+        # size it for the fits running side by side. 1 and 2 threads give
+        # bit-identical weights (measured, OpenBLAS).
+        allowed = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+        return max(1, min(2, os.cpu_count() or 1, *allowed))
 
     def _encode(self, documents, name, vocab=None):
         """Ids of the concatenated documents and the number of ids of each.

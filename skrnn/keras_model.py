@@ -300,6 +300,14 @@ class BucketedBatches:
         padded tokens (at least one row, at most ``max_rows``), so thousands of
         short documents share one batch while long ones keep batches small.
     max_rows : int
+    n_replicas : int, default=1
+        Replicas of the ``tf.distribute`` strategy that trains on these
+        batches. With more than one, the first batch of every pass splits
+        evenly across them: Keras 3 reduces that batch element-wise across
+        replicas before training (``Trainer._maybe_symbolic_build``), which
+        fails on uneven shares. With ``shuffle``, the one partial batch is
+        then never drawn first; without it, give a ``batch_size`` that is a
+        multiple of ``n_replicas``.
     """
 
     def __init__(
@@ -315,6 +323,7 @@ class BucketedBatches:
         pool_batches=50,
         max_tokens=None,
         max_rows=32768,
+        n_replicas=1,
     ):
         self.sequences = sequences
         self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
@@ -328,6 +337,7 @@ class BucketedBatches:
         self.order = np.argsort(self.lengths, kind="stable")
         self.max_tokens = None if max_tokens is None or shuffle else int(max_tokens)
         self.max_rows = int(max_rows)
+        self.n_replicas = int(n_replicas)
         self._fixed_batches = None
         if self.max_tokens is not None:
             self._fixed_batches = self._token_budget_batches()
@@ -366,7 +376,11 @@ class BucketedBatches:
             idx = perm[start : start + pool]
             idx = idx[np.argsort(self.lengths[idx], kind="stable")]
             batches.extend(idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size))
-        return [batches[i] for i in self._rng.permutation(len(batches))]
+        batches = [batches[i] for i in self._rng.permutation(len(batches))]
+        if self.n_replicas > 1 and len(batches[0]) % self.n_replicas:
+            # Only the last pool's final batch can be partial: draw it last.
+            batches.append(batches.pop(0))
+        return batches
 
     def _pad(self, idx):
         longest = max(int(self.lengths[idx].max()), 1)
@@ -408,6 +422,12 @@ class BucketedBatches:
                 signature += (tf.TensorSpec((None,), tf.float32),)
         ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=signature)
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
+        # A generator has no files to shard: under a tf.distribute strategy
+        # TensorFlow would log, at every fit, evaluate and predict, that it
+        # falls back to sharding by batch. Ask for that directly.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
         return ds.prefetch(2)
 
 
@@ -623,8 +643,16 @@ def warm_up():
     notices, the generator dataset's memory patch): the estimator calls this
     with standard error silenced so that those lines never reach the user.
     """
+    import tensorflow as tf
+
+    # The first fit may run inside a tf.distribute strategy's scope: then one
+    # row per replica, as Keras cannot start training on a batch that leaves
+    # a replica without rows.
+    n = tf.distribute.get_strategy().num_replicas_in_sync
     model = build_model(n_outputs=1, max_features=4, embedding_dim=2, hidden_size=2, seed=0)
-    batches = BucketedBatches([np.array([2, 3], dtype=np.int32)], np.array([1.0], dtype=np.float32), batch_size=1)
+    batches = BucketedBatches(
+        [np.array([2, 3], dtype=np.int32)] * n, np.ones(n, dtype=np.float32), batch_size=n, n_replicas=n
+    )
     model.fit(batches.dataset(), verbose=0)
-    model.predict(BucketedBatches([np.array([2], dtype=np.int32)]).dataset(), verbose=0)
+    model.predict(BucketedBatches([np.array([2], dtype=np.int32)] * n, batch_size=n).dataset(), verbose=0)
     del model

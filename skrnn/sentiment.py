@@ -113,6 +113,18 @@ def _quiet(verbose):
         tf_logger.setLevel(level)
 
 
+def _num_replicas(model=None):
+    """Replicas that train ``model``, or a model built now: those of the
+    ``tf.distribute`` strategy in scope, 1 outside any."""
+    if model is not None:
+        return int(model.distribute_strategy.num_replicas_in_sync)
+    if "tensorflow" not in sys.modules:  # no strategy can exist without TensorFlow
+        return 1
+    import tensorflow as tf
+
+    return int(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
 def _is_token_ids(X):
     """Whether ``X`` holds pre-tokenized numeric sequences rather than strings.
 
@@ -610,6 +622,18 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         if self.bigram_buckets == 1:
             raise ValueError("bigram_buckets must be 0 (no bigram branch) or at least 2, got 1.")
 
+    def _check_replicas(self, reuse_model):
+        """The number of replicas that will train (1 outside a ``tf.distribute``
+        strategy's scope), checked against ``batch_size``."""
+        n = _num_replicas(self.model_ if reuse_model else None)
+        if self.batch_size % n:
+            raise ValueError(
+                f"batch_size={self.batch_size} is not a multiple of the {n} replicas of the tf.distribute "
+                "strategy that trains this model: batch_size is the global batch, split evenly across "
+                f"the replicas. Use a multiple of {n}, e.g. batch_size={-(-self.batch_size // n) * n}."
+            )
+        return n
+
     def _release_model(self):
         """Drop this estimator's Keras model so its memory can be freed."""
         if getattr(self, "model_", None) is not None:
@@ -649,13 +673,18 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         km = _keras_model_module(self.verbose)
         shuffle_seed = int(rng.randint(np.iinfo(np.int32).max))
         sw = None if sample_weight is None else sample_weight.astype(np.float32)
+        n_replicas = _num_replicas(self.model_)
         train = km.BucketedBatches(
-            sequences, targets, sw, batch_size=self.batch_size, shuffle=True, seed=shuffle_seed
+            sequences, targets, sw, batch_size=self.batch_size, shuffle=True, seed=shuffle_seed,
+            n_replicas=n_replicas,
         )
         val = None
         if validation is not None:
             val_seqs, val_targets = validation
-            val = km.BucketedBatches(val_seqs, val_targets, batch_size=max(self.batch_size, _PREDICT_BATCH_SIZE))
+            val_batch = max(self.batch_size, _PREDICT_BATCH_SIZE)
+            if n_replicas > 1:  # a first batch that splits evenly (see BucketedBatches)
+                val_batch = min(val_batch, len(val_seqs)) // n_replicas * n_replicas
+            val = km.BucketedBatches(val_seqs, val_targets, batch_size=val_batch)
         if not hasattr(self, "history_"):
             self.history_ = {}
         monitor = km.TrainingMonitor(
@@ -737,6 +766,7 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params_for_fit()
         warm = self.warm_start and getattr(self, "model_", None) is not None
+        n_replicas = self._check_replicas(warm)
         rng = check_random_state(self.random_state)
         if warm:
             kind, items = self._validate_X(X)
@@ -778,6 +808,14 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"validation_fraction={self.validation_fraction} leaves no training or no validation "
                     f"data for {len(sequences)} documents; use more data or early_stopping=False."
+                )
+            if n_val < n_replicas:
+                if not warm:
+                    self._forget_fit()
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} holds out {n_val} of {len(sequences)} "
+                    f"documents, fewer than the {n_replicas} replicas of the tf.distribute strategy: use "
+                    "more data, a larger validation_fraction or early_stopping=False."
                 )
             try:
                 train_idx, val_idx = train_test_split(
@@ -826,6 +864,7 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params_for_fit()
         first = getattr(self, "model_", None) is None
+        self._check_replicas(not first)
         kind, items = self._validate_X(X)
         y = self._check_y(y, len(items))
         if first:
