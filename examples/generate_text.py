@@ -4,8 +4,9 @@ Trains :class:`skrnn.CharRNNGenerator` (default parameters: a 2-layer LSTM of
 256 units, Adam, early stopping on the last 10% of the text) on Tiny
 Shakespeare or on any UTF-8 text file, prints samples at several
 temperatures, and plots the learning curve (training and validation loss per
-epoch, in nats per character) to ``learning_curve.png``. The model is saved as
-``char_rnn.joblib``, so that ``skrnn generate`` can sample from it later.
+epoch, in nats per character) to ``learning_curve.png``. The model is saved to
+the folder ``char_rnn_model`` (``CharRNNGenerator.save``: JSON and ``.npz``, no
+pickle), so that ``skrnn generate`` can sample from it later.
 
 Run time on 2 CPU cores: about 10 minutes with the default ``--max-time 600``
 on Tiny Shakespeare; ``--quick`` (200,000 characters, a 1-layer model, 10
@@ -14,8 +15,6 @@ seconds of training) well under a minute.
 
 import argparse
 import os
-
-import joblib
 
 from skrnn import CharRNNGenerator, load_tiny_shakespeare
 
@@ -61,8 +60,8 @@ def main():
     for epoch, (train, valid) in enumerate(zip(model.loss_curve_, model.validation_scores_), 1):
         print(f"| {epoch} | {train:.3f} | {-valid:.3f} |")
 
-    model_path = os.path.join(args.output_dir, "char_rnn.joblib")
-    joblib.dump(model, model_path)
+    model_path = os.path.join(args.output_dir, "char_rnn_model")
+    model.save(model_path)
     print(f"\nSaved the model to {model_path} (try: skrnn generate {model_path} --temperature 0.7)")
 
     try:

@@ -113,16 +113,19 @@ def build_parser():
         formatter_class=_Formatter,
         description=(
             "Train a CharRNNGenerator on a text file and print text it writes, or load\n"
-            "a model saved with --save (a .joblib file) and sample from it. Progress\n"
-            "goes to stderr, the generated text to stdout.\n\n"
-            "Example: skrnn generate tinyshakespeare.txt --max-time 600 --save shakespeare.joblib\n"
-            "         skrnn generate shakespeare.joblib --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
+            "a model saved with --save (a folder) and sample from it. Progress goes to\n"
+            "stderr, the generated text to stdout.\n\n"
+            "Example: skrnn generate tinyshakespeare.txt --max-time 600 --save shakespeare-model\n"
+            "         skrnn generate shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
         ),
     )
     generate.add_argument(
         "source",
         metavar="CORPUS_OR_MODEL",
-        help="a UTF-8 text file to train on, or a model saved with --save (.joblib, .pkl) to sample from",
+        help=(
+            "a UTF-8 text file to train on, or a model folder saved with --save to sample from "
+            "(.joblib/.pkl files are unpickled: only load those from a trusted source)"
+        ),
     )
     generate.add_argument("--chars", type=_positive_int, default=500, metavar="N", help="number of characters to generate (default: 500)")
     generate.add_argument(
@@ -134,14 +137,14 @@ def build_parser():
     )
     generate.add_argument("--prime", default="", metavar="TEXT", help="text the generated text continues (default: none)")
     generate.add_argument("--top-k", type=_positive_int, default=None, metavar="K", help="sample only among the K most likely characters (default: all)")
-    generate.add_argument("--save", default=None, metavar="PATH", help="save the trained model here (joblib) to sample from it later (default: not saved)")
+    generate.add_argument("--save", default=None, metavar="PATH", help="save the trained model to this folder (CharRNNGenerator.save: JSON and .npz, no pickle) to sample from it later (default: not saved)")
     training = generate.add_argument_group("training (ignored when CORPUS_OR_MODEL is a saved model)")
     training.add_argument("--max-time", type=_positive_float, default=None, metavar="S", help="stop training after S seconds (default: no limit)")
     training.add_argument("--max-iter", type=_positive_int, default=None, metavar="N", help="maximum number of epochs (default: the estimator's, 20)")
     training.add_argument("--cell", choices=("lstm", "gru", "rnn"), default=None, help="recurrent cell (default: lstm)")
     training.add_argument("--hidden-size", type=_positive_int, default=None, metavar="H", help="units per layer (default: 256)")
     training.add_argument("--n-layers", type=_positive_int, default=None, metavar="L", help="stacked layers (default: 2)")
-    training.add_argument("--seq-length", type=_positive_int, default=None, metavar="N", help="training window in characters (default: 100)")
+    training.add_argument("--seq-length", type=_positive_int, default=None, metavar="N", help="training window in characters (default: 50)")
     training.add_argument(
         "--quick",
         action="store_true",
@@ -178,11 +181,19 @@ def _run_generate(args):
     import joblib
 
     source = args.source
-    if not os.path.isfile(source):
-        raise UsageError(f"{source}: no such file")
     log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
-    if _is_model_file(source):
+    if os.path.isdir(source):
+        from .char_rnn import CharRNNGenerator
+
+        try:
+            model = CharRNNGenerator.load(source)
+        except (OSError, ValueError) as exc:  # not a save, another estimator's, damaged, too new
+            raise UsageError(f"{source}: cannot load a model from it ({exc})") from None
+        log(f"Loaded {type(model).__name__} from {source}")
+    elif not os.path.isfile(source):
+        raise UsageError(f"{source}: no such file or folder")
+    elif _is_model_file(source):
         try:
             model = joblib.load(source)
         except Exception as exc:  # a damaged or foreign file: say so in one line
@@ -195,7 +206,7 @@ def _run_generate(args):
             with open(source, encoding="utf-8") as fh:
                 text = fh.read()
         except UnicodeDecodeError:
-            raise UsageError(f"{source}: not a UTF-8 text file (a saved model must end in .joblib or .pkl)") from None
+            raise UsageError(f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)") from None
         if not text:
             raise UsageError(f"{source}: the file is empty")
         from .char_rnn import CharRNNGenerator
@@ -226,7 +237,10 @@ def _run_generate(args):
             directory = os.path.dirname(os.path.abspath(args.save))
             if not os.path.isdir(directory):
                 raise UsageError(f"--save {args.save}: no such folder {directory}")
-            joblib.dump(model, args.save)
+            try:
+                model.save(args.save)
+            except ValueError as exc:  # a file, or a folder that is not a save
+                raise UsageError(f"--save {args.save}: {exc}") from None
             log(f"Saved the model to {args.save}")
 
     try:

@@ -76,7 +76,7 @@ def test_console_script_and_module_entry_points(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"skrnn: error: {tmp_path / 'missing.txt'}: no such file"
+    assert result.stderr.strip() == f"skrnn: error: {tmp_path / 'missing.txt'}: no such file or folder"
 
 
 # ------------------------------------------------------------------ argument errors
@@ -151,7 +151,7 @@ def test_generate_train_save_and_load(capsys, tmp_path):
     pytest.importorskip("skrnn.char_rnn")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat. " * 80, encoding="utf-8")
-    model_path = tmp_path / "model.joblib"
+    model_path = tmp_path / "model"
     tiny = ["--hidden-size", "16", "--n-layers", "1", "--max-iter", "2", "--seq-length", "20", "--seed", "0"]
     code, out, err = run_main(
         capsys, "generate", str(corpus), *tiny, "--chars", "40", "--prime", "the ", "--save", str(model_path)
@@ -159,7 +159,7 @@ def test_generate_train_save_and_load(capsys, tmp_path):
     assert code == 0, err
     assert out.startswith("the ")
     assert len(out.rstrip("\n")) >= 40
-    assert model_path.exists()
+    assert (model_path / "estimator.json").is_file()
     assert "Saved the model" in err
 
     code, out, err = run_main(capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q")
@@ -169,6 +169,21 @@ def test_generate_train_save_and_load(capsys, tmp_path):
     # Greedy sampling from the same model twice gives the same text.
     code, again, _ = run_main(capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q")
     assert again == out
+
+
+def test_generate_refuses_a_folder_that_is_not_a_save(capsys, tmp_path):
+    pytest.importorskip("skrnn.char_rnn")
+    (tmp_path / "notes.txt").write_text("not a model")
+    code, _, err = run_main(capsys, "generate", str(tmp_path))
+    assert_one_line_error(code, err)
+    assert "cannot load a model" in err
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 80, encoding="utf-8")
+    tiny = ["--hidden-size", "8", "--n-layers", "1", "--max-iter", "1", "--seq-length", "20"]
+    code, _, err = run_main(capsys, "generate", str(corpus), *tiny, "-q", "--save", str(tmp_path))
+    assert_one_line_error(code, err)
+    assert "does not hold a saved skrnn estimator" in err
+    assert (tmp_path / "notes.txt").read_text() == "not a model"
 
 
 def test_generate_quick(capsys, tmp_path):

@@ -20,7 +20,7 @@ EXPECTED = {
         ["| hidden_size |", "LSTMSentimentClassifier on IMDB", "CharRNNGenerator on Tiny Shakespeare"],
     ),
     "generate_text.py": (
-        ["learning_curve.png", "char_rnn.joblib"],
+        ["learning_curve.png", "char_rnn_model/estimator.json"],
         ["--- temperature 0.2 ---", "| epoch |"],
     ),
     "original_notebook.py": (
