@@ -212,7 +212,7 @@ class CharRNNGenerator(BaseEstimator):
 
     Notes
     -----
-    The defaults (a 2-layer LSTM of 256 units, 0.86M parameters, Adam with a
+    The defaults (a 2-layer LSTM of 256 units, 0.87M parameters, Adam with a
     decaying step) are sized for Tiny Shakespeare on a small CPU: on 2 cores
     they train 20 epochs in about 12.5 minutes (~28,000 characters per
     second) and reach a validation loss of 1.52 nats per character on the

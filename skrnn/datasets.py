@@ -388,12 +388,12 @@ def load_imdb(subset="train", *, data_home=None, download_if_missing=True):
     for training and 25,000 for testing, each half balanced between positive
     (rating >= 7 out of 10) and negative (rating <= 4) reviews.
 
-    =================   ==============
-    Classes                          2
-    Samples per subset          25,000
-    Samples total               50,000
-    Features               raw text (str)
-    =================   ==============
+    ==================   ==============
+    Classes                           2
+    Samples per subset           25,000
+    Samples total                50,000
+    Features             raw text (str)
+    ==================   ==============
 
     Read in the data home from, in this order: an extracted ``aclImdb/``
     folder, Stanford's ``aclImdb_v1.tar.gz``, or any ``*.tar.gz`` with the

@@ -339,6 +339,7 @@ class BucketedBatches:
         self.max_rows = int(max_rows)
         self.n_replicas = int(n_replicas)
         self._fixed_batches = None
+        self._ragged = None  # the documents as one tf.RaggedTensor, built by the first dataset()
         if self.max_tokens is not None:
             self._fixed_batches = self._token_budget_batches()
 
@@ -399,6 +400,7 @@ class BucketedBatches:
         return x
 
     def __iter__(self):
+        """The batches of one pass as NumPy arrays: ``x`` or ``(x, y[, sample_weight])``."""
         for idx in self._batch_indices():
             x = self._pad(idx)
             if self.y is None:
@@ -409,26 +411,44 @@ class BucketedBatches:
                 yield x, self.y[idx], self.sample_weight[idx]
 
     def dataset(self):
-        """A ``tf.data.Dataset`` that re-runs :meth:`__iter__` on every pass."""
+        """One pass as a ``tf.data.Dataset``; with ``shuffle``, each call draws new batches.
+
+        The pipeline is built from tensors only: ``Dataset.from_generator``
+        keeps every pipeline it creates (and the documents it holds) alive
+        until ``keras.backend.clear_session()``, which leaked memory at every
+        epoch and every ``predict`` call. Here the documents are one ragged
+        tensor, and each batch is gathered and padded inside the graph.
+        """
         import tensorflow as tf
 
-        x_spec = tf.TensorSpec((None, None), tf.int32)
-        if self.y is None:
-            signature = x_spec
-        else:
-            y_spec = tf.TensorSpec((None,), tf.as_dtype(self.y.dtype))
-            signature = (x_spec, y_spec)
-            if self.sample_weight is not None:
-                signature += (tf.TensorSpec((None,), tf.float32),)
-        ds = tf.data.Dataset.from_generator(self.__iter__, output_signature=signature)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(self)))
-        # A generator has no files to shard: under a tf.distribute strategy
-        # TensorFlow would log, at every fit, evaluate and predict, that it
-        # falls back to sharding by batch. Ask for that directly.
+        if self._ragged is None:
+            flat = np.concatenate([np.asarray(s, dtype=np.int32) for s in self.sequences] or [np.zeros(0, np.int32)])
+            self._ragged = tf.RaggedTensor.from_row_lengths(flat, self.lengths)
+        ragged, multiple = self._ragged, self.length_multiple
+        batches = self._batch_indices()
+        index = tf.RaggedTensor.from_row_lengths(
+            np.concatenate(batches).astype(np.int64), np.fromiter(map(len, batches), np.int64, len(batches))
+        )
+        targets = [] if self.y is None else [tf.constant(self.y)]
+        if self.y is not None and self.sample_weight is not None:
+            targets.append(tf.constant(self.sample_weight, dtype=tf.float32))
+
+        def make_batch(idx):
+            rows = tf.gather(ragged, idx)
+            longest = tf.maximum(tf.reduce_max(rows.row_lengths()), 1)
+            width = (longest + multiple - 1) // multiple * multiple
+            x = rows.to_tensor(default_value=0, shape=tf.stack([tf.size(idx, out_type=tf.int64), width]))
+            if not targets:
+                return x
+            return (x, *(tf.gather(t, idx) for t in targets))
+
+        ds = tf.data.Dataset.from_tensor_slices(index).map(make_batch)
+        # Nothing to shard by file: under a tf.distribute strategy TensorFlow
+        # would log at every fit, evaluate and predict that it falls back to
+        # sharding by batch. Ask for that directly.
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        ds = ds.with_options(options)
-        return ds.prefetch(2)
+        return ds.with_options(options).prefetch(2)
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):
@@ -601,10 +621,10 @@ def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbos
     guard = NonFiniteLossGuard()
     callbacks = [guard, *(callbacks or [])]
     try:
-        train_ds = train.dataset()
         val_ds = None if validation is None else validation.dataset()
         for epoch in range(epochs):
             t0 = time.perf_counter()
+            train_ds = train.dataset()  # a new shuffle every epoch
             last_good = model.get_weights()
             guard.reset()
             history = model.fit(train_ds, epochs=1, verbose=keras_verbose, shuffle=False, callbacks=callbacks)

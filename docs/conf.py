@@ -1,0 +1,156 @@
+"""Sphinx configuration of skrnn's documentation.
+
+Build (warnings are errors, as in CI)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+Pages are Markdown (MyST) or reStructuredText; the API reference is generated
+from the numpydoc docstrings by autodoc + autosummary (stub pages go to
+``docs/generated/``, which git ignores). The build needs no network: there is
+no intersphinx and the theme loads nothing remote at build time.
+"""
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+# Document the working tree even without `pip install -e .`.
+sys.path.insert(0, str(ROOT))
+
+# TensorFlow is imported by autodoc for skrnn.keras_model: keep it quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import sphinx  # noqa: E402
+
+import skrnn  # noqa: E402
+
+# -- Project -----------------------------------------------------------------
+project = "skrnn"
+author = "the skrnn developers"
+copyright = f"{time.gmtime().tm_year}, {author}"
+release = skrnn.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -----------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+
+# Everything under docs/ that is not a page of this site.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/.ipynb_checkpoints"]
+
+# -- MyST (Markdown) ---------------------------------------------------------
+myst_enable_extensions = [
+    "colon_fence",  # ::: directives
+    "deflist",
+    "dollarmath",
+    "fieldlist",
+]
+# Headings up to ### get anchors, so that [text](page.md#a-heading) works.
+myst_heading_anchors = 3
+
+# -- autodoc / autosummary / numpydoc ----------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    "show-inheritance": False,
+}
+autodoc_member_order = "groupwise"
+autodoc_typehints = "none"  # numpydoc docstrings carry the types
+# Each class page lists its methods itself (docs/_templates/autosummary/class.rst).
+numpydoc_show_class_members = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = False
+
+templates_path = ["_templates"]
+
+
+def _skip_foreign_member(app, what, name, obj, skip, options):
+    """Document skrnn's own members only.
+
+    Methods inherited from scikit-learn (``get_params``, ``set_params``,
+    ``score`` of ``ClassifierMixin``, the ``set_*_request`` metadata-routing
+    methods) and from Keras are described once, on the API page, instead of
+    being copied into every class page: their docstrings link to pages of
+    those projects' own documentation.
+    """
+    if skip:
+        return True
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    if callable(obj) and not getattr(obj, "__doc__", None):
+        return True  # undocumented (e.g. Keras Layer.call overrides)
+    target = getattr(obj, "fget", obj)  # properties
+    module = getattr(target, "__module__", None) or ""
+    # `what` is the parent's type for autodoc and the member's for autosummary.
+    if module and not module.startswith("skrnn"):
+        return True
+    return None
+
+
+# Markdown pages written for GitHub (docs/benchmarks.md and the other records
+# kept next to the code) link to files of the repository by relative paths.
+# Links to existing files become downloads, but a link to a folder or to a
+# Markdown file outside docs/ has no target in the site: keep its text, add the
+# path, drop the link.
+_MD_LINK = re.compile(r"(?<![!\]])\[([^\]\n]+)\]\(([^)\s]+)\)")
+
+
+def _unlink_outside_docs(text, base):
+    def replace(match):
+        label, target = match.groups()
+        if ":" in target or target.startswith("#"):
+            return match.group(0)  # URLs, mailto:, anchors
+        path = (base / target.split("#", 1)[0]).resolve()
+        if path.is_relative_to(DOCS) or (path.is_file() and path.suffix != ".md"):
+            return match.group(0)
+        shown = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else target
+        return label if shown in label else f"{label} (`{shown}`)"
+
+    return _MD_LINK.sub(replace, text)
+
+
+def _on_source_read(app, docname, source):
+    if Path(app.env.doc2path(docname)).suffix == ".md":
+        source[0] = _unlink_outside_docs(source[0], (DOCS / docname).parent)
+
+
+def _on_include_read(app, relative_path, parent_docname, content):
+    if Path(relative_path).suffix == ".md":
+        content[0] = _unlink_outside_docs(content[0], (DOCS / relative_path).parent)
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("source-read", _on_source_read)
+    if sphinx.version_info >= (7, 2, 5):  # the event's first release
+        app.connect("include-read", _on_include_read)
+
+
+# -- HTML ----------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skrnn {release}"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "navbar_align": "left",
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_show_sourcelink = False
+html_last_updated_fmt = "%Y-%m-%d"
