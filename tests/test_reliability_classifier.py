@@ -605,6 +605,17 @@ def test_damaged_save_gives_clear_error(damage, match, fitted, tmp_path):
         LSTMSentimentClassifier.load(path)
 
 
+def test_load_refuses_a_model_file_that_holds_code(fitted, tmp_path):
+    # A model.keras with a Lambda layer would run its stored Python on load;
+    # Keras's safe_mode refuses it, and load says so without running it.
+    path = fitted.save(tmp_path / "m")
+    inputs = keras.Input((None,), dtype="int32")
+    outputs = keras.layers.Lambda(lambda x: keras.ops.cast(x, "float32") * 2.0)(inputs)
+    keras.Model(inputs, outputs).save(path / "model.keras")
+    with pytest.raises(IncompatibleFileError, match="could not be loaded as a Keras model.*[Ll]ambda"):
+        LSTMSentimentClassifier.load(path)
+
+
 def _edit(config_file, change):
     config = json.loads(config_file.read_text())
     change(config)
