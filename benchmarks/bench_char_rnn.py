@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -56,6 +55,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+
+from _harness import SKRNN_ROOT, report, source_digest, spawn  # noqa: E402
 
 # -- the work -------------------------------------------------------------------
 
@@ -446,27 +447,10 @@ def run_worker(case, quick):
                        for d in threadpool_info() if d.get("user_api") == "blas"]
     except Exception:
         pass
-    print("@@RESULT@@" + json.dumps(out, default=float))
+    report(out)
 
 
 # -- orchestration ------------------------------------------------------------------
-
-
-def spawn(case, quick, timeout):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", case] + (["--quick"] if quick else [])
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    for line in proc.stdout.splitlines()[::-1]:
-        if line.startswith("@@RESULT@@"):
-            out = json.loads(line[len("@@RESULT@@"):])
-            out["process_wall_s"] = time.perf_counter() - t0
-            return out
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-    return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
 
 
 def available(case):
@@ -559,17 +543,9 @@ def markdown(med, checks, ratios, runs, quick):
     return "\n".join(lines)
 
 
-def _source_digest():
-    """A short hash of the estimator's sources, to tell which version a run measured."""
-    import hashlib
-
-    root = HERE.parent / "skrnn"
-    h = hashlib.sha256()
-    for path in sorted([root / "char_rnn.py", root / "text.py", *(root / "rnn").glob("*.py")]):
-        if path.exists():
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+def _char_rnn_digest():
+    """The digest of the sources this benchmark measures (the NumPy model, not the Keras classifier)."""
+    return source_digest([SKRNN_ROOT / "char_rnn.py", SKRNN_ROOT / "text.py", *(SKRNN_ROOT / "rnn").glob("*.py")])
 
 
 def main(argv=None):
@@ -592,7 +568,7 @@ def main(argv=None):
         ap.error(f"unknown case(s) {sorted(unknown)}; choose from {ALL_CASES}")
     runs = {c: [] for c in cases}
     skipped = {}
-    digest_start = _source_digest()
+    digest_start = _char_rnn_digest()
     t_start = time.perf_counter()
     for rep in range(repeats):
         for case in cases:
@@ -602,7 +578,7 @@ def main(argv=None):
             if why:
                 skipped[case] = why
                 continue
-            out = spawn(case, args.quick, timeout=120 if args.quick else 300)
+            out = spawn(__file__, case, args.quick, timeout=120 if args.quick else 300)
             runs[case].append(out)
             show = out.get("error") or f"{fmt(out.get('chars_per_s'))} chars/s"
             if case == "memory" and "error" not in out:
@@ -630,7 +606,7 @@ def main(argv=None):
         "versions": versions, "runs": runs,
         "medians": {c: {"median": v[0], "min": v[1], "max": v[2], "n": v[3]} for c, v in med.items()},
         "ratios": ratios, "checks": checks, "total_wall_s": time.perf_counter() - t_start,
-        "skrnn_source_digest": {"start": digest_start, "end": _source_digest()},
+        "skrnn_source_digest": {"start": digest_start, "end": _char_rnn_digest()},
         "markdown": table,
     }
     out = Path(args.out) if args.out else HERE / "results" / ("char_rnn_quick.json" if args.quick else "char_rnn.json")

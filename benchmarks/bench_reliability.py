@@ -69,6 +69,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from _harness import report, source_digest, spawn  # noqa: E402
+
 MiB = 2**20
 
 FULL = {
@@ -544,38 +546,10 @@ def run_worker(case, quick):
     t0 = time.perf_counter()
     out = WORKERS[case](cfg)
     out["worker_wall_s"] = time.perf_counter() - t0
-    print("@@RESULT@@" + json.dumps(out, default=float))
+    report(out)
 
 
 # -- orchestration -------------------------------------------------------------------
-
-
-def _source_digest():
-    """A short hash of skrnn's sources, to tell which version a case measured (others edit them)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for path in sorted((HERE.parent / "skrnn").rglob("*.py")):
-        h.update(str(path.relative_to(HERE.parent)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def spawn(case, quick, timeout):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", case] + (["--quick"] if quick else [])
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    for line in proc.stdout.splitlines()[::-1]:
-        if line.startswith("@@RESULT@@"):
-            out = json.loads(line[len("@@RESULT@@"):])
-            out["process_wall_s"] = time.perf_counter() - t0
-            return out
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-8:]
-    return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
 
 
 def _summary_gridsearch(name, g):
@@ -714,9 +688,9 @@ def main(argv=None):
     t_start = time.perf_counter()
     results = {}
     for case in cases:
-        digest = _source_digest()
-        out = spawn(case, args.quick, timeout=300 if args.quick else 900)
-        out["skrnn_source_digest"] = {"start": digest, "end": _source_digest()}
+        digest = source_digest()
+        out = spawn(__file__, case, args.quick, timeout=300 if args.quick else 900)
+        out["skrnn_source_digest"] = {"start": digest, "end": source_digest()}
         out["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         out["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
         results[case] = out
