@@ -49,3 +49,19 @@ def source_digest(paths=None):
             h.update(str(path.relative_to(SKRNN_ROOT)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+def package_versions(names):
+    """Python's and NumPy's versions, and those of the installed packages among ``names``."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import numpy as np
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in names:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return versions

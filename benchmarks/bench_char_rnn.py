@@ -56,7 +56,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _harness import SKRNN_ROOT, report, source_digest, spawn  # noqa: E402
+from _harness import SKRNN_ROOT, package_versions, report, source_digest, spawn  # noqa: E402
 
 # -- the work -------------------------------------------------------------------
 
@@ -591,14 +591,7 @@ def main(argv=None):
     table = markdown(med, checks, ratios, runs, args.quick)
     print()
     print(table)
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    from importlib.metadata import PackageNotFoundError, version
-
-    for mod in ("skrnn", "keras", "tensorflow", "torch", "threadpoolctl", "scikit-learn"):
-        try:
-            versions[mod] = version(mod)
-        except PackageNotFoundError:
-            pass
+    versions = package_versions(("skrnn", "keras", "tensorflow", "torch", "threadpoolctl", "scikit-learn"))
     result = {
         "benchmark": "char_rnn", "quick": args.quick, "repeats": repeats, "config": cfg,
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),

@@ -69,7 +69,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _harness import report, source_digest, spawn  # noqa: E402
+from _harness import package_versions, report, source_digest, spawn  # noqa: E402
 
 MiB = 2**20
 
@@ -704,14 +704,7 @@ def main(argv=None):
     text = summary(results)
     print()
     print(text)
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for mod in ("skrnn", "scikit-learn", "joblib", "keras", "tensorflow", "psutil"):
-        try:
-            versions[mod] = version(mod)
-        except PackageNotFoundError:
-            pass
+    versions = package_versions(("skrnn", "scikit-learn", "joblib", "keras", "tensorflow", "psutil"))
     try:
         commit = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
