@@ -22,8 +22,8 @@ Cases (``--cases`` picks a subset):
 ``keras_lstm256``   Keras 3 / TensorFlow: one-hot -> LSTM(256) -> Dense(65),
                     stateful streams, Adam (``_xla``: ``jit_compile=True``)
 ``torch_lstm256``   PyTorch CPU: one-hot -> nn.LSTM(256) -> nn.Linear(65)
-``gen_*``           sampling one stream of characters (``_t1``, ``_t2``: the
-                    sampling loop's BLAS threads forced to 1 or 2, diagnostic)
+``gen_*``           sampling one stream of characters (``gen_skrnn_default_1proc``:
+                    the default model with the two-process split turned off)
 ``memory``          bytes per encoded character, and peak RSS while fitting a
                     large synthetic corpus
 ==================  ==========================================================
@@ -93,7 +93,7 @@ ALL_CASES = [
     "skrnn_lstm256", "skrnn_lstm256_t1", "skrnn_lstm256_t2", "core_lstm256",
     "keras_lstm256", "keras_lstm256_xla", "torch_lstm256",
     "gen_skrnn256", "gen_skrnn_default", "gen_torch256",
-    "gen_skrnn256_t2", "gen_skrnn_default_t1", "gen_skrnn_default_t2",
+    "gen_skrnn_default_1proc",
     "memory",
 ]
 ONCE = {"memory", "keras_lstm256_xla", "skrnn_rnn500_b256"}  # measured in the first repeat only
@@ -238,23 +238,13 @@ def _fitted_for_sampling(params, text, seconds):
     return est
 
 
-def _force_sampling_threads(threads):
-    """Make ``sample`` run under ``threads`` BLAS threads whatever ``char_rnn`` asks for (diagnostic).
-
-    ``CharRNNGenerator._sample_ids`` enters ``threadpool_limits(limits=...)``;
-    the module-level name is swapped for this measurement only.
-    """
-    import skrnn.char_rnn as cr
-    from threadpoolctl import threadpool_limits
-
-    cr.threadpool_limits = lambda *a, **k: threadpool_limits(limits=threads)
-
-
-def w_gen_skrnn(cfg, text, quick, default_size=False, threads=None):
+def w_gen_skrnn(cfg, text, quick, default_size=False, one_process=False):
     params = {} if default_size else dict(cell="lstm", hidden_size=QUICK_SHAPE["hidden"] if quick else 256, n_layers=1)
     est = _fitted_for_sampling(params, text, cfg["sample_fit_time"])
-    if threads is not None:
-        _force_sampling_threads(threads)
+    if one_process:  # the sampling loop as before skrnn.rnn.split_step (comparison)
+        import skrnn.char_rnn as cr
+
+        cr._SPLIT_SAMPLING_MIN_CHARS = float("inf")
     n = cfg["gen_chars"]
     est.sample(200, random_state=1)  # warm-up: buffers for one stream
     t0 = time.perf_counter()
@@ -264,7 +254,7 @@ def w_gen_skrnn(cfg, text, quick, default_size=False, threads=None):
     p = est.get_params()
     return {"chars_per_s": n / dt, "chars": n, "seconds": dt, "sample_len": len(sample),
             "cell": p["cell"], "hidden_size": p["hidden_size"], "n_layers": p["n_layers"],
-            "sampling_threads": threads}
+            "two_processes": est._split_sampling(n)}
 
 
 # -- peer workers ---------------------------------------------------------------
@@ -425,9 +415,7 @@ WORKERS = {
     "torch_lstm256": w_torch,
     "gen_skrnn256": w_gen_skrnn,
     "gen_skrnn_default": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True),
-    "gen_skrnn256_t2": lambda c, t, q: w_gen_skrnn(c, t, q, threads=2),
-    "gen_skrnn_default_t1": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True, threads=1),
-    "gen_skrnn_default_t2": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True, threads=2),
+    "gen_skrnn_default_1proc": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True, one_process=True),
     "gen_torch256": w_gen_torch,
     "memory": w_memory,
 }
@@ -508,8 +496,7 @@ def summarize(runs, quick):
         "skrnn_lstm256/core_lstm256": ratio("skrnn_lstm256", "core_lstm256"),
         "skrnn_lstm256_t1/skrnn_lstm256_t2": ratio("skrnn_lstm256_t1", "skrnn_lstm256_t2"),
         "gen_skrnn256/gen_torch256": ratio("gen_skrnn256", "gen_torch256"),
-        "gen_skrnn_default_t2/gen_skrnn_default_t1": ratio("gen_skrnn_default_t2", "gen_skrnn_default_t1"),
-        "gen_skrnn256_t2/gen_skrnn256": ratio("gen_skrnn256_t2", "gen_skrnn256"),
+        "gen_skrnn_default/gen_skrnn_default_1proc": ratio("gen_skrnn_default", "gen_skrnn_default_1proc"),
     }
     return med, checks, ratios
 

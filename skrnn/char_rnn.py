@@ -8,7 +8,9 @@ sampling, next-character prediction and likelihood scoring.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import math
 import os
 import time
@@ -34,7 +36,8 @@ from ._persistence import (
     read_config,
     write_config,
 )
-from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_
+from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_, split_step
+from .rnn.split_step import SplitStepper
 from .text import CharVocabulary, check_documents
 
 __all__ = ["CharRNNGenerator"]
@@ -52,6 +55,13 @@ _PREDICT_CHUNK = 1 << 16
 # is 1.5-2x faster than 256 or 8192, whose gate arrays no longer fit in cache.
 _PREDICT_GROUP_VALUES = 1 << 21
 _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX = 256, 1024
+# sample() steps the network on two processes (skrnn.rnn.split_step) when the
+# recurrent weights exceed this (1.5 MiB: where one core's 2 MB L2 cache stops
+# holding them; a 1-layer LSTM-256 reads 1 MB per step and gains nothing) and
+# the sample is at least this long (starting the second process takes ~10 ms).
+_SPLIT_SAMPLING_MIN_BYTES = 3 << 19
+_SPLIT_SAMPLING_MIN_CHARS = 2000
+_UNIFORMS_BLOCK = 1024  # sample() draws its uniforms this many steps at a time
 _WEIGHTS_FILE = "weights.npz"
 
 
@@ -935,7 +945,8 @@ class CharRNNGenerator(BaseEstimator):
         if n_chars == 0:
             return out
         state = net.zero_state(n_samples)
-        with threadpool_limits(limits=1):  # vector-sized products: threads only add overhead
+        split = self._split_sampling(n_chars)  # before the limit below: it reads the one in force
+        with threadpool_limits(limits=1), contextlib.ExitStack() as stack:  # vector-sized products: BLAS threads only add overhead
             if len(prime_ids):
                 x = np.repeat(prime_ids.astype(np.intp)[:, None], n_samples, axis=1)
                 for a in range(0, len(x), self.seq_length):
@@ -945,30 +956,60 @@ class CharRNNGenerator(BaseEstimator):
                 with np.errstate(divide="ignore"):
                     logits = np.repeat(np.log(self.char_frequencies_)[None, :], n_samples, axis=0)
             step_state = net.step_state(state)
+            if split:
+                step = stack.enter_context(SplitStepper(net, step_state)).step
+            else:
+                step = functools.partial(net.step, step_state=step_state)
             inv_t = math.inf if temperature == 0 else 1.0 / temperature
             greedy = inv_t == math.inf  # 0, or so small that 1 / temperature overflows
             filter_k = top_k is not None and top_k < V and not greedy
+            ids = np.zeros(n_samples, dtype=np.intp)
+            if inv_t > 1.0:  # low temperatures: logits far below the maximum overflow to -inf, probability 0
+                stack.enter_context(np.errstate(over="ignore"))
             for t in range(n_chars):
                 if greedy:
                     ids = np.argmax(logits, axis=1)
                 else:
                     z = logits.astype(np.float64)
                     z -= z.max(axis=1, keepdims=True)
-                    with np.errstate(over="ignore"):  # tiny temperatures: -inf, i.e. probability 0
+                    if inv_t != 1.0:
                         z *= inv_t
                     if filter_k:
                         kth = np.partition(z, V - top_k, axis=1)[:, V - top_k]
                         z[z < kth[:, None]] = -np.inf
                     cdf = np.cumsum(np.exp(z, out=z), axis=1, out=z)
                     # Inverse-CDF draw: the number of cumulative weights <= u * total.
-                    # One row of uniforms per step (the same stream as drawing them
-                    # all at once), so long samples need no (n_chars, n_samples) array.
-                    u = rng.random(n_samples) * cdf[:, -1]
-                    ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
+                    # Uniforms come in blocks of rows, one row per step: the same
+                    # stream as drawing them all at once, in bounded memory.
+                    if t % _UNIFORMS_BLOCK == 0:
+                        uniforms = rng.random((min(_UNIFORMS_BLOCK, n_chars - t), n_samples))
+                    u = uniforms[t % _UNIFORMS_BLOCK] * cdf[:, -1]
+                    if n_samples == 1:  # the same count, with fewer NumPy calls per character
+                        ids[0] = min(np.searchsorted(cdf[0], u[0], side="right"), V - 1)
+                    else:
+                        ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
                 out[:, t] = ids
                 if t + 1 < n_chars:
-                    logits = net.step(ids, step_state)
+                    logits = step(ids)
         return out
+
+    def _split_sampling(self, n_chars):
+        """Whether to step the network on two processes (:mod:`skrnn.rnn.split_step`) while sampling.
+
+        Only where the weights read per character outgrow one core's L2
+        cache (the default 2-layer LSTM-256 reads 3 MB), the sample is long
+        enough to repay starting the second process (about 10 ms; the first
+        time in a Python session, about 0.15 s for the fork server), and two
+        cores are free: not inside a joblib or Dask worker limited to one BLAS
+        thread, nor under an outer ``threadpool_limits(1)``.
+        """
+        weight_bytes = sum(layer.Wx.nbytes + layer.Whb.nbytes for layer in self._net.layers)
+        return (
+            n_chars >= _SPLIT_SAMPLING_MIN_CHARS
+            and weight_bytes > _SPLIT_SAMPLING_MIN_BYTES
+            and self._n_blas_threads() >= 2
+            and split_step.available()
+        )
 
     # ------------------------------------------------------------- persistence
     def __getstate__(self):

@@ -158,6 +158,26 @@ class _Layer:
         self._scaled = None
 
     # -- one step at a time (generation) ---------------------------------------
+    unit_offset = 0  # the first unit a shard steps (see unit_shard)
+    _step_ws = None
+
+    def unit_shard(self, lo, hi):
+        """A copy of this layer that steps units ``lo:hi`` only (generation on several processes).
+
+        Its :meth:`step` reads the whole ``[h_{t-1}, 1]`` of the full layer and
+        writes the new ``h`` of its units to ``out``. It holds copies of the
+        weights' columns of those units (every gate), so a process stepping it
+        reads only its share of the weights. Not for training.
+        """
+        H, n_gates = self.hidden_size, self.n_gates
+        cols = (np.arange(n_gates)[:, None] * H + np.arange(lo, hi)).ravel()
+        shard = object.__new__(type(self))
+        shard.__dict__.update(input_size=self.input_size, hidden_size=hi - lo, lookup=self.lookup,
+                              dtype=self.dtype, unit_offset=lo, _workspaces={})
+        shard.Wx = np.ascontiguousarray(self.Wx[:, cols])
+        shard.Whb = np.ascontiguousarray(self.Whb[:, cols])
+        return shard
+
     def step_state(self, state):
         """Copy a :meth:`forward` state into the layout :meth:`step` updates in place.
 
@@ -169,11 +189,13 @@ class _Layer:
         return [hb] + [s.copy() for s in state[1:]]
 
     def _step_buffers(self, B):
-        ws = getattr(self, "_step_ws", None)
+        ws = self._step_ws
         if ws is None or ws["B"] != B:
             GH, H, dt = self.n_gates * self.hidden_size, self.hidden_size, self.dtype
             ws = self._step_ws = {"B": B, "g": np.empty((B, GH), dt), "gi": np.empty((B, GH), dt),
                                   "tmpH": np.empty((B, H), dt), "tmpH2": np.empty((B, H), dt), "flip": False}
+            # Each gate's (B, H) block, made once: views cost as much as a small ufunc call.
+            ws["gates"] = [ws["g"][:, k * H : (k + 1) * H] for k in range(self.n_gates)]
         return ws
 
     def _step_gates(self, x, hb, ws):
@@ -284,13 +306,14 @@ class RNNLayer(_Layer):
         state[0][...] = Hs[-1, :, :H]
         return Hs[1:, :, :H]
 
-    def step(self, x, hb):
+    def step(self, x, hb, out=None):
         """One step for ``B`` streams: ``x`` is ``(B,)`` ids or ``(B, D)``; ``[h, 1]`` is updated in place.
 
-        Returns ``h`` (a view of ``hb``).
+        Returns ``h`` (a view of ``hb``). With ``out``, the new ``h`` goes
+        there instead and ``hb`` is only read (a :meth:`unit_shard`'s step).
         """
         g = self._step_gates(x, hb, self._step_buffers(len(hb)))
-        h = hb[:, : self.hidden_size]
+        h = hb[:, : self.hidden_size] if out is None else out
         np.tanh(g, out=h)
         return h
 
@@ -444,17 +467,30 @@ class LSTMLayer(_Layer):
         np.tanh(c, out=tc)
         np.multiply(o, tc, out=h)  # h = o * tanh(c)
 
-    def step(self, x, hb, c):
+    def step(self, x, hb, c, out=None):
         """One step for ``B`` streams (see :meth:`RNNLayer.step`); ``c`` is updated in place too."""
         ws = self._step_buffers(len(hb))
         H = self.hidden_size
-        g = self._step_gates(x, hb, ws)  # (B, 4H), the original weights: halve here
+        g = self._step_gates(x, hb, ws)  # (B, 4H)
+        o, i, f, gg = ws["gates"]
         s = g[:, : 3 * H]
-        s *= 0.5
-        h = hb[:, :H]
-        o, i, f, gg = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+        if not self.halved:
+            s *= 0.5
+        h = hb[:, :H] if out is None else out
         self._cell(g, s, o, i, f, gg, c, c, ws["tmpH2"], h, ws["tmpH"])
         return h
+
+    halved = False  # whether the o, i, f columns of the weights are already halved (a unit_shard's are)
+
+    def unit_shard(self, lo, hi):
+        shard = super().unit_shard(lo, hi)
+        # Halving the o, i, f columns once saves a multiplication per step and gives the
+        # same numbers: scaling by a power of 2 commutes with every rounding.
+        n = 3 * (hi - lo)
+        shard.Wx[:, :n] *= 0.5
+        shard.Whb[:, :n] *= 0.5
+        shard.halved = True
+        return shard
 
     def backward(self, dH):
         ws = self._ws
@@ -574,7 +610,7 @@ class GRULayer(_Layer):
         np.multiply(d, gx[:, H : 2 * H], out=h)
         h += n  # h = n + z (h_prev - n)
 
-    def step(self, x, hb):
+    def step(self, x, hb, out=None):
         """One step for ``B`` streams (see :meth:`RNNLayer.step`)."""
         ws = self._step_buffers(len(hb))
         gx, gh = ws["gi"], ws["g"]
@@ -583,9 +619,16 @@ class GRULayer(_Layer):
             np.take(self.Wx, x, axis=0, out=gx, mode="clip")
         else:
             np.matmul(x, self.Wx, out=gx)
-        h = hb[:, : self.hidden_size]
-        self._cell(gx, gh, h, h, ws["tmpH"], ws["tmpH2"])
+        lo = self.unit_offset
+        h_prev = hb[:, lo : lo + self.hidden_size]
+        h = h_prev if out is None else out
+        self._cell(gx, gh, h_prev, h, ws["tmpH"], ws["tmpH2"])
         return h
+
+    def unit_shard(self, lo, hi):
+        shard = super().unit_shard(lo, hi)
+        shard.bxn = self.bxn[lo:hi].copy()
+        return shard
 
     def backward(self, dH):
         ws = self._ws
