@@ -24,26 +24,17 @@ overwrites an ``h`` the other may still be reading.
 
 The spin-wait barriers rely on x86-64's ordering of stores (data written
 before the counter is seen before it), so :func:`available` is false on other
-machines. The child is forked: it starts in a few milliseconds, inherits the
-weights without pickling, and, unlike ``spawn`` or ``forkserver`` children,
-does not re-import the user's ``__main__`` script (which, without an
-``if __name__ == "__main__"`` guard, would run it again). Forking a process
-with threads (OpenBLAS's, TensorFlow's) is safe here because the child runs
-only NumPy on arrays it inherited or that live in shared memory, and then
-exits with ``os._exit``; Python 3.12+'s warning about it is silenced for that
-reason.
+machines. The child is forked (see :mod:`skrnn.rnn._fork`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
-import signal
-import sys
-import warnings
 
 import numpy as np
+
+from . import _fork
 
 __all__ = ["SplitStepper", "available"]
 
@@ -51,25 +42,20 @@ __all__ = ["SplitStepper", "available"]
 _PARENT, _CHILD, _IDS, _STOP = 0, 8, 16, 24
 _CONTROL_SIZE = 32
 _SPINS_PER_CHECK = 1 << 14  # spins between liveness checks (a few milliseconds)
-_START_METHOD = "fork"
 
 
 def available():
     """Whether this machine can run a :class:`SplitStepper`: x86-64 Linux with at least 2 usable CPUs."""
-    if not sys.platform.startswith("linux") or platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    if _START_METHOD not in multiprocessing.get_all_start_methods():
-        return False
-    return len(os.sched_getaffinity(0)) >= 2
+    return platform.machine().lower() in ("x86_64", "amd64") and _fork.available()
 
 
 class _Buffers:
-    """Views into the shared blocks: per layer two ``(B, H + 1)`` ``[h, 1]`` buffers, the ids, the counters."""
+    """Shared views: per layer two ``(B, H + 1)`` ``[h, 1]`` buffers, the ids, the counters."""
 
-    def __init__(self, raw_h, raw_ids, raw_control, n_layers, batch_size, hidden_size, dtype):
-        self.h = np.frombuffer(raw_h, dtype=dtype).reshape(n_layers, 2, batch_size, hidden_size + 1)
-        self.ids = np.frombuffer(raw_ids, dtype=np.int64)
-        self.control = np.frombuffer(raw_control, dtype=np.int64)
+    def __init__(self, n_layers, batch_size, hidden_size, dtype):
+        self.h = _fork.shared_array((n_layers, 2, batch_size, hidden_size + 1), dtype)
+        self.ids = _fork.shared_array((batch_size,), np.int64)
+        self.control = _fork.shared_array((_CONTROL_SIZE,), np.int64)
 
 
 def _shards(net, lo, hi):
@@ -113,24 +99,12 @@ def _step_shards(plan, states, control, mine, theirs, count, alive):
     return count
 
 
-def _child(net, lo, hi, raw_h, raw_ids, raw_control, cell_state, parent_pid):
+def _child(net, lo, hi, buf, cell_state, parent_pid):
     """The second process: steps units ``lo:hi`` of every layer until told to stop."""
-    from threadpoolctl import threadpool_limits
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
-    threadpool_limits(limits=1)
-    B = len(raw_ids)
-    buf = _Buffers(raw_h, raw_ids, raw_control, net.n_layers, B, net.hidden_size, net.dtype)
     plans = _plan(buf, _shards(net, lo, hi))
 
     def alive():
-        if buf.control[_STOP]:
-            return False
-        try:
-            os.kill(parent_pid, 0)  # signal 0: only checks that the process exists
-        except OSError:
-            return False
-        return True
+        return buf.control[_STOP] == 0 and _fork.parent_alive(parent_pid)
 
     count, s = 0, 0
     try:
@@ -159,15 +133,10 @@ class SplitStepper:
 
     def __init__(self, net, step_state):
         B = len(step_state[0][0])
-        L, H, dt = net.n_layers, net.hidden_size, net.dtype
+        H = net.hidden_size
         if H < 2:
             raise ValueError(f"splitting the units of a layer needs hidden_size >= 2, got {H}.")
-        ctx = multiprocessing.get_context(_START_METHOD)
-        typecode = {np.dtype(np.float32): "f", np.dtype(np.float64): "d"}[dt]
-        raw_h = ctx.RawArray(typecode, L * 2 * B * (H + 1))
-        raw_ids = ctx.RawArray("q", B)
-        raw_control = ctx.RawArray("q", _CONTROL_SIZE)
-        self._buf = buf = _Buffers(raw_h, raw_ids, raw_control, L, B, H, dt)
+        self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
         buf.h[..., H] = 1.0
         for layer_buf, state in zip(buf.h, step_state):
             layer_buf[0] = state[0]  # [h, 1] before step 1
@@ -178,16 +147,7 @@ class SplitStepper:
         # The rest of a layer's state (the LSTM's c) is private to the units' owner.
         self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
         child_states = [[c[:, split:].copy() for c in state[1:]] for state in step_state]
-        self._proc = ctx.Process(
-            target=_child,
-            args=(net, split, H, raw_h, raw_ids, raw_control, child_states, os.getpid()),
-            name="skrnn-split-step",
-            daemon=True,
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
-                                    category=DeprecationWarning)
-            self._proc.start()
+        self._proc = _fork.start(_child, (net, split, H, buf, child_states, os.getpid()), "skrnn-split-step")
         self._s = self._count = 0
 
     def _child_alive(self):
@@ -208,10 +168,7 @@ class SplitStepper:
         if self._proc is None:
             return
         self._buf.control[_STOP] = 1
-        self._proc.join(timeout=5)
-        if self._proc.exitcode is None:
-            self._proc.kill()
-            self._proc.join()
+        _fork.stop(self._proc)
         self._proc = None
 
     def __enter__(self):

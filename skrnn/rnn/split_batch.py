@@ -1,0 +1,155 @@
+"""Training on two processes: each runs a training window for half of the streams.
+
+Why: a training window is one BLAS product per time step (which two BLAS
+threads share well) and a dozen element-wise NumPy operations per step (which
+run on one core while the other waits). Two processes, each running its own
+half of the ``B`` streams through the whole window with one BLAS thread, keep
+both cores busy all the time. Measured on 2 cores, one window of 100 steps:
+LSTM-256 with 64 streams 1.13-1.20x faster, 2 layers 1.21x, LSTM-128 1.55x.
+
+The streams of a window are independent until the loss: the gradient of the
+mean loss over ``B`` streams is the stream-count-weighted mean of the two
+halves' gradients. It equals one process's to rounding, not bit for bit (the
+window's weight-gradient products sum in a different order).
+
+Protocol, per window: the parent writes the child's inputs, targets and
+carried-in state to shared memory and sends the window length down a pipe;
+both run :meth:`CharRNN.loss_and_grads` on their streams; the child writes its
+gradients and state to shared memory and sends back its loss. The weights
+live in shared memory for the trainer's lifetime, so the parent's optimizer
+step is what the child reads next window. A pipe (tens of microseconds) is
+plenty for a window of tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from . import _fork
+
+__all__ = ["SplitBatch"]
+
+
+def _child(net, window, conn):
+    """The second process: runs its streams' windows until the pipe closes or says stop."""
+    net.grads = window["grads"]  # the parent reads the child's gradients here
+    net._bind()
+    state = window["state"]
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if message is None:
+            return
+        T, seed = message
+        rng = None if seed is None else np.random.default_rng(seed)
+        try:
+            loss = net.loss_and_grads(window["x"][:T], window["y"][:T], state, rng)
+        except Exception as exc:  # reported to the parent, which raises it
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        conn.send(("ok", loss))
+
+
+class SplitBatch:
+    """:meth:`CharRNN.loss_and_grads` over ``B`` streams on two processes (this one and a child).
+
+    The parent runs the first ``B - B // 2`` streams, the child the last
+    ``B // 2``. While the trainer is open,
+    ``net.params`` lives in shared memory (the same values); :meth:`close`
+    moves it back to private memory and stops the child. Use as a context
+    manager.
+
+    Parameters
+    ----------
+    net : CharRNN
+    seq_length : int
+        The longest window (shorter ones, e.g. an epoch's last, are fine).
+    batch_size : int
+        Streams per window, at least 2; every window must have exactly these.
+    """
+
+    def __init__(self, net, seq_length, batch_size):
+        if batch_size < 2:
+            raise ValueError(f"splitting the streams needs batch_size >= 2, got {batch_size}.")
+        self._net = net
+        self._B = B = batch_size
+        self._B1 = B1 = B // 2  # the child's streams
+        H, dt = net.hidden_size, net.dtype
+        shared_params = _fork.shared_array(net.params.shape, dt)
+        shared_params[...] = net.params
+        net.params = shared_params
+        net._bind()
+        window = {
+            "x": _fork.shared_array((seq_length, B1), np.intp),
+            "y": _fork.shared_array((seq_length, B1), np.intp),
+            "grads": _fork.shared_array(net.params.shape, dt),
+            "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)] for layer in net.layers],
+        }
+        self._window = window
+        self._controller = ThreadpoolController()
+        self._conn, child_conn = _fork.pipe()
+        self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch")
+        child_conn.close()
+
+    def loss_and_grads(self, x, y, state, rng=None):
+        """As :meth:`CharRNN.loss_and_grads`: fills ``net.grads``, updates ``state``, returns the mean loss.
+
+        With dropout, ``rng`` draws the parent's masks and a seed for the
+        child's, so the masks depend only on ``rng``'s state, as in one process.
+        """
+        net, window, B1 = self._net, self._window, self._B1
+        T, B = x.shape
+        if B != self._B:
+            raise ValueError(f"this trainer splits windows of {self._B} streams, got {B}.")
+        B0 = B - B1
+        window["x"][:T] = x[:, B0:]
+        window["y"][:T] = y[:, B0:]
+        for shared, arrays in zip(window["state"], state):
+            for s, a in zip(shared, arrays):
+                s[...] = a[B0:]
+        seed = int(rng.integers(2**63)) if (rng is not None and net.dropout > 0) else None
+        self._conn.send((T, seed))
+        x0, y0 = np.ascontiguousarray(x[:, :B0]), np.ascontiguousarray(y[:, :B0])
+        with self._controller.limit(limits=1, user_api="blas"):  # the child has the other core
+            loss0 = net.loss_and_grads(x0, y0, [[a[:B0] for a in arrays] for arrays in state], rng)
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            raise RuntimeError(
+                f"the second training process stopped (exit code {self._proc.exitcode}); "
+                "train in one process with `with threadpoolctl.threadpool_limits(1): est.fit(X)`."
+            ) from None
+        if status == "error":
+            raise RuntimeError(f"the second training process failed: {value}")
+        for shared, arrays in zip(window["state"], state):
+            for s, a in zip(shared, arrays):
+                a[B0:] = s
+        # Each half's loss and gradients are means over its own T * B_i characters.
+        w1 = B1 / B
+        net.grads *= 1.0 - w1
+        net.grads += w1 * window["grads"]
+        return (1.0 - w1) * loss0 + w1 * value
+
+    def close(self):
+        """Stop the child and move ``net.params`` back to private memory (idempotent)."""
+        if self._proc is None:
+            return
+        try:
+            self._conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        _fork.stop(self._proc)
+        self._conn.close()
+        self._proc = None
+        net = self._net
+        net.params = net.params.copy()
+        net._bind()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
