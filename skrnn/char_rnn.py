@@ -180,8 +180,10 @@ class CharRNNGenerator(BaseEstimator):
         optimizer state instead of starting afresh.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the dropout masks: the same seed and
-        text give the same weights (and, with the same ``random_state`` given
-        to :meth:`sample`, the same samples).
+        text give the same weights on the same machine (and, with the same
+        ``random_state`` given to :meth:`sample`, the same samples). Training
+        on one or two processes (see Notes) gives weights equal to rounding,
+        not bit for bit; sampling gives the same text either way.
     verbose : int, default=0
         0 is silent; 1 shows a progress bar per epoch with characters per
         second, training and validation loss; 2 also prints a short sample
@@ -236,8 +238,19 @@ class CharRNNGenerator(BaseEstimator):
     last 10% of the text (``benchmarks/char_rnn_quality.py``). Longer
     training of larger models benefits from ``dropout`` (0.2-0.5).
 
-    Training runs on at most 2 BLAS threads (faster than 1 on 2 cores for
-    these product sizes); generation on 1.
+    Up to two cores, and never more than the BLAS allows when ``fit`` or
+    ``sample`` starts, so fits run side by side (joblib or Dask workers, an
+    outer ``threadpoolctl.threadpool_limits(1)``) each keep to one:
+
+    - ``fit`` trains every window of large enough models on two processes,
+      this one and a forked child, each running half of the ``batch_size``
+      streams on one BLAS thread (Linux; :mod:`skrnn.rnn.split_batch`).
+      Otherwise it uses 2 BLAS threads.
+    - ``sample`` steps models whose weights outgrow one core's L2 cache
+      (such as the default 2-layer LSTM-256) on two processes, each owning
+      half of every layer's units (x86-64 Linux;
+      :mod:`skrnn.rnn.split_step`); about 2x faster for the default model.
+      Otherwise it uses one thread.
 
     Examples
     --------
@@ -395,13 +408,13 @@ class CharRNNGenerator(BaseEstimator):
         # early stopping and an interruption both go back to them.
         best_params, no_change, stop = None, 0, None
 
-        with threadpool_limits(limits=self._n_blas_threads()):
+        with self._training(len(streams[0])) as loss_and_grads:
             try:
                 for _ in range(self.max_iter):
                     epoch, epoch_start, snapshot = self.n_iter_ + 1, time.perf_counter(), self._snapshot()
                     bar = self._progress_bar(streams, epoch)
                     try:
-                        stop = self._train_epoch(streams, bar, deadline)
+                        stop = self._train_epoch(streams, bar, deadline, loss_and_grads)
                         if n_val and stop != "interrupted" and self.n_iter_ == epoch:
                             score = self._mean_log_likelihood(val)
                             if not math.isfinite(score):
@@ -483,10 +496,10 @@ class CharRNNGenerator(BaseEstimator):
         self._sync_optimizer()
         self.n_train_chars_ = len(ids)
         epoch, snapshot, stop = self.n_iter_ + 1, self._snapshot(), None
-        with threadpool_limits(limits=self._n_blas_threads()):
+        with self._training(len(streams[0])) as loss_and_grads:
             bar = self._progress_bar(streams, epoch)
             try:
-                stop = self._train_epoch(streams, bar, None)
+                stop = self._train_epoch(streams, bar, None, loss_and_grads)
             except _Diverged as exc:
                 self._restore(snapshot)
                 self._warn_diverged(epoch, exc)
@@ -641,8 +654,22 @@ class CharRNNGenerator(BaseEstimator):
         bar.set_postfix(post, refresh=False)
         bar.close()
 
-    def _train_epoch(self, streams, bar, deadline):
-        """One pass over the streams, recorded in ``loss_curve_`` and ``n_iter_``.
+    @contextlib.contextmanager
+    def _training(self, n_streams):
+        """The BLAS thread limit while training, and the function that trains one window.
+
+        That is :meth:`CharRNN.loss_and_grads`, or the same on two processes
+        (:meth:`_split_training`), whose child then lives as long as the
+        ``with`` block: its work arrays are allocated once per fit.
+        """
+        with threadpool_limits(limits=self._n_blas_threads()), contextlib.ExitStack() as stack:
+            if self._split_training(n_streams):
+                yield stack.enter_context(SplitBatch(self._net, self.seq_length, n_streams)).loss_and_grads
+            else:
+                yield self._net.loss_and_grads
+
+    def _train_epoch(self, streams, bar, deadline, loss_and_grads):
+        """One pass over the streams (``loss_and_grads`` trains a window), recorded in ``loss_curve_`` and ``n_iter_``.
 
         Returns why the pass ended early: None (it did not), ``"time"``
         (``deadline`` passed) or ``"interrupted"`` (``KeyboardInterrupt``). A
@@ -661,33 +688,29 @@ class CharRNNGenerator(BaseEstimator):
         total, count, stop = 0.0, 0, None
         tic = time.perf_counter()
         try:
-            with contextlib.ExitStack() as stack:
-                loss_and_grads = net.loss_and_grads
-                if self._split_training(B):
-                    loss_and_grads = stack.enter_context(SplitBatch(net, T, B)).loss_and_grads
-                for s in range(0, L, T):
-                    x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
-                    y = targets[:, s : s + T].T.astype(np.intp)
-                    loss = loss_and_grads(x, y, state, rng)
-                    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported below
-                        norm = clip_grad_norm_(net.grads, self.clip_norm)
-                    # Checked before the update, so the weights stay the last good ones.
-                    if not math.isfinite(loss) or not math.isfinite(norm):
-                        what, value = ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
-                        raise _Diverged(f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}")
-                    opt.step(net.params, net.grads)
-                    total += loss * x.size
-                    count += x.size
-                    self.n_chars_seen_ += x.size
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(
-                            {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}", "loss": f"{total / count:.4f}"},
-                            refresh=False,
-                        )
-                    if deadline is not None and time.perf_counter() > deadline:
-                        stop = "time"
-                        break
+            for s in range(0, L, T):
+                x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
+                y = targets[:, s : s + T].T.astype(np.intp)
+                loss = loss_and_grads(x, y, state, rng)
+                with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported below
+                    norm = clip_grad_norm_(net.grads, self.clip_norm)
+                # Checked before the update, so the weights stay the last good ones.
+                if not math.isfinite(loss) or not math.isfinite(norm):
+                    what, value = ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
+                    raise _Diverged(f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}")
+                opt.step(net.params, net.grads)
+                total += loss * x.size
+                count += x.size
+                self.n_chars_seen_ += x.size
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}", "loss": f"{total / count:.4f}"},
+                        refresh=False,
+                    )
+                if deadline is not None and time.perf_counter() > deadline:
+                    stop = "time"
+                    break
         except KeyboardInterrupt:
             stop = "interrupted"
         # An update itself can overflow (a huge learning_rate): summing in

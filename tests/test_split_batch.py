@@ -99,18 +99,19 @@ def test_fit_split_or_not_agrees_to_rounding(always_split, monkeypatch):
     params = dict(hidden_size=16, n_layers=2, seq_length=12, batch_size=6, max_iter=2, random_state=0,
                   validation_fraction=0.1)
     split = CharRNNGenerator(**params).fit(TEXT)
-    assert len(always_split) == 2  # one trainer per epoch
+    assert len(always_split) == 1  # one child for the whole fit
     monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", float("inf"))
     one = CharRNNGenerator(**params).fit(TEXT)
-    assert len(always_split) == 2
+    assert len(always_split) == 1
     assert not np.array_equal(split._net.params, one._net.params)  # summed in another order
     np.testing.assert_allclose(split.loss_curve_, one.loss_curve_, rtol=1e-4)
     np.testing.assert_allclose(split._net.params, one._net.params, rtol=1e-3, atol=1e-5)
     assert split._net.params.flags.owndata
     clone = pickle.loads(pickle.dumps(split))
     assert clone.score(TEXT[:200]) == split.score(TEXT[:200])
+    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", 0)
     split.partial_fit(TEXT)  # and training goes on
-    assert split.n_iter_ == 3
+    assert split.n_iter_ == 3 and len(always_split) == 2
     assert _no_children_left()
 
 

@@ -380,7 +380,6 @@ class LSTMLayer(_Layer):
             "C": np.empty((T + 1, B, H), dt),  # cell states, C[0] carried in
             "TC": np.empty((T, B, H), dt),  # tanh(c_t)
             "A": np.empty((T, B, H), dt),  # o * (1 - tanh(c)^2): dc_t gets dh_t * A_t
-            "tmp4": np.empty((4, B, H), dt),
             "tmpG": np.empty((B, 4 * H), dt),
             "tmpH": np.empty((B, H), dt),
             "dh": np.empty((B, H), dt),
@@ -401,7 +400,7 @@ class LSTMLayer(_Layer):
                 "scale": np.array([0.5, 0.5, 0.5, 1.0], dt)[:, None, None],
                 "Wx": np.empty((4, D, H), dt),
                 "Whb": np.empty((H + 1, 4, H), dt),
-                "WhT": np.empty((4, H, H), dt),
+                "WhT": np.empty((4 * H, H), dt),
                 "dW": np.empty((4, max(D, H + 1), H), dt),
             }
         np.multiply(self.Wx.reshape(D, 4, H).transpose(1, 0, 2), w["scale"], out=w["Wx"])
@@ -436,8 +435,8 @@ class LSTMLayer(_Layer):
                 # Backward factors, per step while the data is in cache (a whole-window pass
                 # afterwards was slower): d(pre_o) = dh * Ko, d(pre_{i,f,g}) = dc * K{i,f,g}.
                 k = K[:, t]
-                np.subtract(1.0, g, out=k)
-                k *= g  # sigma' = s (1 - s) for o, i, f; k[3] is overwritten below
+                np.subtract(1.0, g[:3], out=k[:3])
+                k[:3] *= g[:3]  # sigma' = s (1 - s) for o, i, f
                 k[0] *= tc  # Ko = tanh(c) o (1 - o)
                 k[1] *= gg  # Ki = g i (1 - i)
                 k[2] *= Cs[t]  # Kf = c_prev f (1 - f)
@@ -495,11 +494,15 @@ class LSTMLayer(_Layer):
     def backward(self, dH):
         ws = self._ws
         H, D = self.hidden_size, self.input_size
-        G, dG, A, dhn, dc, tmpH, tmp4 = ws["G"], ws["dG"], ws["A"], ws["dh"], ws["dc"], ws["tmpH"], ws["tmp4"]
+        G, dG, A, dhn, dc, tmpH = ws["G"], ws["dG"], ws["A"], ws["dh"], ws["dc"], ws["tmpH"]
         T, B = dH.shape[:2]
         w = self._scaled
-        WhT = w["WhT"]  # WhT[k] = Wh_k^T, Wh_k the (H, H) block of gate k
-        np.copyto(WhT, self.Wh.reshape(H, 4, H).transpose(1, 2, 0))
+        # dh_{t-1} = dG_t @ Wh.T with dG_t as fused (B, 4H) rows: one copy out of the
+        # gate-major layout and one GEMM, faster than 4 per-gate GEMMs and their sum.
+        dG_rows = ws["tmpG"]
+        dG_rows_by_gate = dG_rows.reshape(B, 4, H).transpose(1, 0, 2)
+        WhT = w["WhT"]
+        np.copyto(WhT, self.Wh.T)  # contiguous: faster in the GEMM than the transposed view
         for t in range(T - 1, -1, -1):
             dh = dH[t]
             if t == T - 1:
@@ -513,8 +516,8 @@ class LSTMLayer(_Layer):
             d[1:] *= dc
             if t > 0:
                 dc *= G[2, t]
-                np.matmul(d, WhT, out=tmp4)  # dh_{t-1} = sum over gates of dG_k Wh_k^T
-                np.sum(tmp4, axis=0, out=dhn)
+                np.copyto(dG_rows_by_gate, d)
+                np.matmul(dG_rows, WhT, out=dhn)
         # Weight gradients: one batched GEMM (4 gates) per matrix over the window.
         N = T * B
         dG3 = dG.reshape(4, N, H)
