@@ -198,12 +198,30 @@ class _Layer:
             ws["gates"] = [ws["g"][:, k * H : (k + 1) * H] for k in range(self.n_gates)]
         return ws
 
-    def _step_gates(self, x, hb, ws):
-        """``[h, 1] @ [Wh; b] + x @ Wx`` for one step, in ``ws["g"]``."""
-        g, gi = ws["g"], ws["gi"]
+    def step_recurrent(self, hb):
+        """The half of a step that needs no input: ``[h, 1] @ [Wh; b]`` into the step buffer.
+
+        A :meth:`step` with ``recurrent_done=True`` then adds the input's part.
+        (:mod:`skrnn.rnn.split_step` computes it ahead, while waiting for the input.)
+        """
+        np.matmul(hb, self.Whb, out=self._step_buffers(len(hb))["g"])
+
+    def _input_product(self, x, ws):
+        """``x @ Wx`` (a row lookup for ids) into ``ws["gi"]``."""
+        gi = ws["gi"]
         if self.lookup:
-            np.matmul(hb, self.Whb, out=g)
             np.take(self.Wx, x, axis=0, out=gi, mode="clip")
+        else:
+            np.matmul(x, self.Wx, out=gi)
+        return gi
+
+    def _step_gates(self, x, hb, ws, recurrent_done=False):
+        """``[h, 1] @ [Wh; b] + x @ Wx`` for one step, in ``ws["g"]``."""
+        g = ws["g"]
+        if recurrent_done or self.lookup:
+            if not recurrent_done:
+                np.matmul(hb, self.Whb, out=g)
+            gi = self._input_product(x, ws)
         else:
             # Two (B, 4H)-sized products that read this layer's 2 matrices. Stacked layers
             # together outgrow a core's L2 cache (3 MB for two LSTM-256 layers), so every
@@ -212,11 +230,11 @@ class _Layer:
             # is still in L2. (The sum is the same either way: addition commutes exactly.)
             ws["flip"] = flip = not ws["flip"]
             if flip:
-                np.matmul(x, self.Wx, out=gi)
+                gi = self._input_product(x, ws)
                 np.matmul(hb, self.Whb, out=g)
             else:
                 np.matmul(hb, self.Whb, out=g)
-                np.matmul(x, self.Wx, out=gi)
+                gi = self._input_product(x, ws)
         g += gi
         return g
 
@@ -306,13 +324,14 @@ class RNNLayer(_Layer):
         state[0][...] = Hs[-1, :, :H]
         return Hs[1:, :, :H]
 
-    def step(self, x, hb, out=None):
+    def step(self, x, hb, out=None, recurrent_done=False):
         """One step for ``B`` streams: ``x`` is ``(B,)`` ids or ``(B, D)``; ``[h, 1]`` is updated in place.
 
         Returns ``h`` (a view of ``hb``). With ``out``, the new ``h`` goes
         there instead and ``hb`` is only read (a :meth:`unit_shard`'s step).
+        ``recurrent_done``: :meth:`step_recurrent` has already been called with ``hb``.
         """
-        g = self._step_gates(x, hb, self._step_buffers(len(hb)))
+        g = self._step_gates(x, hb, self._step_buffers(len(hb)), recurrent_done)
         h = hb[:, : self.hidden_size] if out is None else out
         np.tanh(g, out=h)
         return h
@@ -466,11 +485,11 @@ class LSTMLayer(_Layer):
         np.tanh(c, out=tc)
         np.multiply(o, tc, out=h)  # h = o * tanh(c)
 
-    def step(self, x, hb, c, out=None):
+    def step(self, x, hb, c, out=None, recurrent_done=False):
         """One step for ``B`` streams (see :meth:`RNNLayer.step`); ``c`` is updated in place too."""
         ws = self._step_buffers(len(hb))
         H = self.hidden_size
-        g = self._step_gates(x, hb, ws)  # (B, 4H)
+        g = self._step_gates(x, hb, ws, recurrent_done)  # (B, 4H)
         o, i, f, gg = ws["gates"]
         s = g[:, : 3 * H]
         if not self.halved:
@@ -613,15 +632,13 @@ class GRULayer(_Layer):
         np.multiply(d, gx[:, H : 2 * H], out=h)
         h += n  # h = n + z (h_prev - n)
 
-    def step(self, x, hb, out=None):
+    def step(self, x, hb, out=None, recurrent_done=False):
         """One step for ``B`` streams (see :meth:`RNNLayer.step`)."""
         ws = self._step_buffers(len(hb))
-        gx, gh = ws["gi"], ws["g"]
-        np.matmul(hb, self.Whb, out=gh)
-        if self.lookup:
-            np.take(self.Wx, x, axis=0, out=gx, mode="clip")
-        else:
-            np.matmul(x, self.Wx, out=gx)
+        gh = ws["g"]
+        if not recurrent_done:
+            np.matmul(hb, self.Whb, out=gh)
+        gx = self._input_product(x, ws)
         lo = self.unit_offset
         h_prev = hb[:, lo : lo + self.hidden_size]
         h = h_prev if out is None else out
