@@ -58,10 +58,12 @@ _PREDICT_CHUNK = 1 << 16
 _PREDICT_GROUP_VALUES = 1 << 21
 _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX = 256, 1024
 # sample() steps the network on two processes (skrnn.rnn.split_step) when the
-# recurrent weights exceed this (1.5 MiB: where one core's 2 MB L2 cache stops
-# holding them; a 1-layer LSTM-256 reads 1 MB per step and gains nothing) and
-# the sample is at least this long (starting the second process takes ~10 ms).
-_SPLIT_SAMPLING_MIN_BYTES = 3 << 19
+# recurrent weights exceed this and the sample is at least _SPLIT_SAMPLING_MIN_CHARS
+# long (starting the second process takes ~10 ms). Measured on 2 cores, one
+# stream: 0.4 MB of weights (LSTM 128) 0.8x as fast as one process, 0.8 MB
+# (LSTM 192) 1.05x, 0.9 MB (2 x LSTM 128) 1.1x, 1 MB (LSTM 256) 1.4x, 3 MB
+# (the default 2 x LSTM 256) 2.3x.
+_SPLIT_SAMPLING_MIN_BYTES = 3 << 18
 _SPLIT_SAMPLING_MIN_CHARS = 2000
 # fit() trains each window on two processes, half the streams each
 # (skrnn.rnn.split_batch), from this much work per window (seq_length x
@@ -246,11 +248,12 @@ class CharRNNGenerator(BaseEstimator):
       this one and a forked child, each running half of the ``batch_size``
       streams on one BLAS thread (Linux; :mod:`skrnn.rnn.split_batch`).
       Otherwise it uses 2 BLAS threads.
-    - ``sample`` steps models whose weights outgrow one core's L2 cache
-      (such as the default 2-layer LSTM-256) on two processes, each owning
-      half of every layer's units (x86-64 Linux;
-      :mod:`skrnn.rnn.split_step`); about 2x faster for the default model.
-      Otherwise it uses one thread.
+    - ``sample`` steps models with more than 0.75 MB of recurrent weights
+      (an LSTM-256 has 1 MB a layer) on two processes, each owning part of
+      every layer's units and keeping its part of the weights in its own
+      core's cache (x86-64 Linux; :mod:`skrnn.rnn.split_step`): about 2.3x
+      faster for the default 2-layer model, 1.4x for one layer, and the same
+      text. Otherwise it uses one thread.
 
     Examples
     --------
@@ -1046,11 +1049,11 @@ class CharRNNGenerator(BaseEstimator):
     def _split_sampling(self, n_chars):
         """Whether to step the network on two processes (:mod:`skrnn.rnn.split_step`) while sampling.
 
-        Only where the weights read per character outgrow one core's L2
-        cache (the default 2-layer LSTM-256 reads 3 MB), the sample is long
-        enough to repay starting the second process (about 10 ms; the first
-        time in a Python session, about 0.15 s for the fork server), and two
-        cores are free: not inside a joblib or Dask worker limited to one BLAS
+        Only where the weights read per character are large enough
+        (``_SPLIT_SAMPLING_MIN_BYTES``; the default 2-layer LSTM-256 reads
+        3 MB, more than one core's L2 cache), the sample is long enough to
+        repay starting the second process (a few milliseconds), and two cores
+        are free: not inside a joblib or Dask worker limited to one BLAS
         thread, nor under an outer ``threadpool_limits(1)``.
         """
         weight_bytes = sum(layer.Wx.nbytes + layer.Whb.nbytes for layer in self._net.layers)

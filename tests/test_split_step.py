@@ -73,7 +73,7 @@ def test_sample_is_the_same_split_or_not(kwargs, always_split, monkeypatch):
 
 def test_split_only_where_it_pays(monkeypatch):
     small = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
-    assert not small._split_sampling(10**6)  # 1-layer-sized weights fit one core's cache
+    assert not small._split_sampling(10**6)  # small weights: one process is faster
     monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_BYTES", 0)
     assert not small._split_sampling(10)  # too short to repay starting a process
     monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
