@@ -23,12 +23,30 @@ plenty for a window of tens of milliseconds.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import _fork
 
 __all__ = ["SplitBatch"]
+
+_SPIN_SECONDS = 0.005
+
+
+def _receive(conn, spin_seconds=_SPIN_SECONDS):
+    """``conn.recv()``, polling for up to ``spin_seconds`` before blocking.
+
+    A process blocked in ``recv`` can take a millisecond or more to wake up
+    on a virtual machine (measured: windows of a few milliseconds ran at
+    random up to 1.7x slower); the other process's message usually comes
+    within the spin (its optimizer step, or the rest of its own window).
+    """
+    deadline = time.perf_counter() + spin_seconds
+    while not conn.poll() and time.perf_counter() < deadline:
+        pass
+    return conn.recv()
 
 
 def _child(net, window, conn):
@@ -38,7 +56,7 @@ def _child(net, window, conn):
     state = window["state"]
     while True:
         try:
-            message = conn.recv()
+            message = _receive(conn)
         except EOFError:  # the parent is gone
             return
         if message is None:
@@ -116,7 +134,7 @@ class SplitBatch:
         with self._controller.limit(limits=1, user_api="blas"):  # the child has the other core
             loss0 = net.loss_and_grads(x0, y0, [[a[:B0] for a in arrays] for arrays in state], rng)
         try:
-            status, value = self._conn.recv()
+            status, value = _receive(self._conn)
         except EOFError:
             raise RuntimeError(
                 f"the second training process stopped (exit code {self._proc.exitcode}); "
