@@ -180,3 +180,24 @@ def test_interrupting_a_split_fit_keeps_a_usable_model(always_split, monkeypatch
     assert est._net.params.flags.owndata and np.isfinite(est._net.params).all()
     assert _no_children_left()
     assert len(est.sample(20, random_state=0)) == 20
+
+
+def _fit_and_sample_in_a_daemon(conn):
+    try:
+        char_rnn._SPLIT_TRAINING_MIN_WORK = 0
+        char_rnn._SPLIT_SAMPLING_MIN_BYTES = 0
+        char_rnn._SPLIT_SAMPLING_MIN_CHARS = 1
+        est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=1).fit(TEXT)
+        conn.send((_fork.available(), len(est.sample(50, random_state=0))))
+    except BaseException as exc:  # reported to the test
+        conn.send(repr(exc))
+
+
+def test_a_daemonic_process_fits_and_samples_alone():
+    # Dask's workers are daemonic, and multiprocessing forbids children there.
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe()
+    proc = ctx.Process(target=_fit_and_sample_in_a_daemon, args=(send,), daemon=True)
+    proc.start()
+    assert receive.recv() == (False, 50)
+    proc.join()

@@ -6,6 +6,9 @@
   lookup input, dropout between layers and a softmax output, its parameters in
   one flat vector.
 * :mod:`skrnn.rnn.optim`: Adam, Adagrad and global-norm gradient clipping.
+* :mod:`skrnn.rnn.split_batch` and :mod:`skrnn.rnn.split_step`: training
+  windows and generation steps shared with a second, forked process, so that
+  both cores of a 2-core machine work (helpers in :mod:`skrnn.rnn._fork`).
 """
 
 from .cells import CELLS, GRULayer, LSTMLayer, RNNLayer

@@ -30,10 +30,15 @@ _CONTEXT = "fork"
 
 
 def available():
-    """Whether a forked helper can run here: Linux with at least 2 CPUs this process may use."""
+    """Whether a forked helper can run here.
+
+    Linux, at least 2 CPUs this process may use, and not a daemonic process
+    (``multiprocessing`` forbids children there; Dask's workers are daemonic).
+    """
     return (
         sys.platform.startswith("linux")
         and _CONTEXT in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
         and len(os.sched_getaffinity(0)) >= 2
     )
 
