@@ -1003,29 +1003,33 @@ class CharRNNGenerator(BaseEstimator):
             ids = np.zeros(n_samples, dtype=np.intp)
             if inv_t > 1.0:  # low temperatures: logits far below the maximum overflow to -inf, probability 0
                 stack.enter_context(np.errstate(over="ignore"))
+            one = n_samples == 1  # one stream: 1-D arrays and scalars, fewer NumPy calls per character
             for t in range(n_chars):
                 if greedy:
                     ids = np.argmax(logits, axis=1)
                 else:
-                    z = logits.astype(np.float64)
-                    z -= z.max(axis=1, keepdims=True)
+                    z = logits[0].astype(np.float64) if one else logits.astype(np.float64)
+                    z -= z.max() if one else z.max(axis=1, keepdims=True)
                     if inv_t != 1.0:
                         z *= inv_t
                     if filter_k:
-                        kth = np.partition(z, V - top_k, axis=1)[:, V - top_k]
-                        z[z < kth[:, None]] = -np.inf
-                    cdf = np.cumsum(np.exp(z, out=z), axis=1, out=z)
+                        kth = np.partition(z, V - top_k, axis=-1)[..., V - top_k]
+                        z[z < (kth if one else kth[:, None])] = -np.inf
+                    cdf = np.cumsum(np.exp(z, out=z), axis=-1, out=z)
                     # Inverse-CDF draw: the number of cumulative weights <= u * total.
                     # Uniforms come in blocks of rows, one row per step: the same
                     # stream as drawing them all at once, in bounded memory.
                     if t % _UNIFORMS_BLOCK == 0:
                         uniforms = rng.random((min(_UNIFORMS_BLOCK, n_chars - t), n_samples))
-                    u = uniforms[t % _UNIFORMS_BLOCK] * cdf[:, -1]
-                    if n_samples == 1:  # the same count, with fewer NumPy calls per character
-                        ids[0] = min(np.searchsorted(cdf[0], u[0], side="right"), V - 1)
+                    if one:
+                        ids[0] = min(cdf.searchsorted(uniforms[t % _UNIFORMS_BLOCK, 0] * cdf[-1], side="right"), V - 1)
                     else:
+                        u = uniforms[t % _UNIFORMS_BLOCK] * cdf[:, -1]
                         ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
-                out[:, t] = ids
+                if one:
+                    out[0, t] = ids[0]
+                else:
+                    out[:, t] = ids
                 if t + 1 < n_chars:
                     logits = step(ids)
         return out
