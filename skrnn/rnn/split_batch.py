@@ -147,8 +147,12 @@ class SplitBatch:
                 a[B0:] = s
         # Each half's loss and gradients are means over its own T * B_i characters.
         w1 = B1 / B
-        net.grads *= 1.0 - w1
-        net.grads += w1 * window["grads"]
+        if B0 == B1:
+            net.grads += window["grads"]
+            net.grads *= 0.5
+        else:
+            net.grads *= 1.0 - w1
+            net.grads += w1 * window["grads"]
         return (1.0 - w1) * loss0 + w1 * value
 
     def close(self):
