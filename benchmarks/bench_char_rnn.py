@@ -15,10 +15,13 @@ Cases (``--cases`` picks a subset):
                     seq_length=40, optimizer="adagrad", learning_rate=0.1)``
                     at the estimator's default ``batch_size``
 ``skrnn_lstm256``   ``CharRNNGenerator(cell="lstm", hidden_size=256,
-                    batch_size=64, seq_length=100)``, Adam; also run under
-                    ``threadpool_limits(1)`` and ``(2)`` (``_t1``, ``_t2``)
-``core_lstm256``    the same network timed below the estimator
-                    (``skrnn.rnn.CharRNN`` + ``Adam`` + clipping), diagnostic
+                    batch_size=64, seq_length=100)``, Adam; ``_t1``: with the
+                    estimator's core limit forced to 1 (one process, one BLAS
+                    thread); ``_t2``: forced to 2 (the default on 2 cores: two
+                    processes, ``skrnn.rnn.split_batch``)
+``core_lstm256``    the same network timed below the estimator, in one
+                    process with 2 BLAS threads (``skrnn.rnn.CharRNN`` +
+                    ``Adam`` + clipping), diagnostic
 ``keras_lstm256``   Keras 3 / TensorFlow: one-hot -> LSTM(256) -> Dense(65),
                     stateful streams, Adam (``_xla``: ``jit_compile=True``)
 ``torch_lstm256``   PyTorch CPU: one-hot -> nn.LSTM(256) -> nn.Linear(65)
