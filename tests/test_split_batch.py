@@ -126,36 +126,34 @@ def test_split_training_only_where_it_pays(monkeypatch):
     assert not est._split_training(8)  # e.g. in a joblib worker sized for fits side by side
 
 
-def test_a_dead_child_raises_a_clear_error(always_split, monkeypatch):
+def _exit_3():
+    os._exit(3)
+
+
+def _raise_memory_error():
+    raise MemoryError("no room for the work arrays")
+
+
+@pytest.mark.parametrize(
+    "fault,message",
+    [
+        (_exit_3, "second training process stopped .*threadpool_limits"),  # the child dies
+        (_raise_memory_error, "MemoryError: no room for the work arrays"),  # the child fails
+    ],
+)
+def test_a_failing_child_raises_a_clear_error(fault, message, always_split, monkeypatch):
     real = CharRNN.loss_and_grads
     parent = os.getpid()
 
-    def dies_in_the_child(self, *args, **kwargs):
+    def in_the_child(self, *args, **kwargs):
         if os.getpid() != parent:  # the forked child inherits this patch
-            os._exit(3)
+            fault()
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(CharRNN, "loss_and_grads", dies_in_the_child)
+    monkeypatch.setattr(CharRNN, "loss_and_grads", in_the_child)
     est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=1, validation_fraction=0,
                            early_stopping=False)
-    with pytest.raises(RuntimeError, match="second training process stopped .*threadpool_limits"):
-        est.fit(TEXT)
-    assert _no_children_left()
-
-
-def test_an_error_in_the_child_is_reported(always_split, monkeypatch):
-    real = CharRNN.loss_and_grads
-    parent = os.getpid()
-
-    def fails_in_the_child(self, *args, **kwargs):
-        if os.getpid() != parent:
-            raise MemoryError("no room for the work arrays")
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(CharRNN, "loss_and_grads", fails_in_the_child)
-    est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=1, validation_fraction=0,
-                           early_stopping=False)
-    with pytest.raises(RuntimeError, match="MemoryError: no room for the work arrays"):
+    with pytest.raises(RuntimeError, match=message):
         est.fit(TEXT)
     assert _no_children_left()
 
