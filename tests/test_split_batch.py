@@ -137,7 +137,7 @@ def _raise_memory_error():
 @pytest.mark.parametrize(
     "fault,message",
     [
-        (_exit_3, "second training process stopped .*threadpool_limits"),  # the child dies
+        (_exit_3, r"second training process stopped \(exit code 3\).*threadpool_limits"),  # the child dies
         (_raise_memory_error, "MemoryError: no room for the work arrays"),  # the child fails
     ],
 )

@@ -75,10 +75,9 @@ class SplitBatch:
     """:meth:`CharRNN.loss_and_grads` over ``B`` streams on two processes (this one and a child).
 
     The parent runs the first ``B - B // 2`` streams, the child the last
-    ``B // 2``. While the trainer is open,
-    ``net.params`` lives in shared memory (the same values); :meth:`close`
-    moves it back to private memory and stops the child. Use as a context
-    manager.
+    ``B // 2``. While the trainer is open, ``net.params`` lives in shared
+    memory (the same values); :meth:`close` moves it back to private memory
+    and stops the child. Use as a context manager.
 
     Parameters
     ----------
@@ -136,6 +135,7 @@ class SplitBatch:
         try:
             status, value = _receive(self._conn)
         except EOFError:
+            self._proc.join(timeout=1.0)  # reap it, for its exit code
             raise RuntimeError(
                 f"the second training process stopped (exit code {self._proc.exitcode}); "
                 "train in one process with `with threadpoolctl.threadpool_limits(1): est.fit(X)`."
