@@ -5,7 +5,7 @@ default two-layer LSTM-256 that is 3 MB per character, more than one core's
 2 MB L2 cache, so each step streams the weights from L3 (measured: 115-130 us
 for 3 MB of matrix-vector products, against 14 us for 1 MB held in L2).
 OpenBLAS's own threads do not help with these products (measured: no gain).
-Split by units, each process keeps its half of the weights' columns (every
+Split by units, each process keeps its part of the weights' columns (every
 gate of its units) in its own core's L2: the same 3 MB took 39 us per step on
 two processes, barriers included; a whole character of the default model,
 sampling included, 92 us against 210 us in one process.
@@ -45,11 +45,11 @@ __all__ = ["SplitStepper", "available"]
 # Counters in the int64 control block, each on its own 64-byte cache line.
 _PARENT, _CHILD, _IDS, _STOP = 0, 8, 16, 24
 _CONTROL_SIZE = 32
-_SPINS_PER_CHECK = 1 << 14
+_SPINS_PER_CHECK = 1 << 14  # spins between liveness checks (a few milliseconds)
 # The parent's share of every layer's units. The child computes its next step's
 # recurrent products while the parent samples, so it takes more units: measured
 # per character (default model), 110 us at 1/2 and 92 us at 7/16, 97 us at 3/8.
-_PARENT_SHARE = 7 / 16  # spins between liveness checks (a few milliseconds)
+_PARENT_SHARE = 7 / 16
 
 
 def available():
