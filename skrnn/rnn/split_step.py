@@ -1,4 +1,4 @@
-"""Generation on two processes, each stepping half of every layer's units.
+"""Generation on two processes, each stepping part of every layer's units.
 
 Why: sampling one stream reads every weight once per character. For the
 default two-layer LSTM-256 that is 3 MB per character, more than one core's
