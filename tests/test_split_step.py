@@ -91,14 +91,15 @@ def test_split_respects_an_outer_thread_limit(monkeypatch):
 
 def test_a_dead_child_raises_instead_of_hanging(always_split, monkeypatch):
     est = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
-    real_step = type(est._net.layers[0]).step
+    real_bind_step = type(est._net.layers[0]).bind_step
 
     def dies_in_the_child(self, *args, **kwargs):
-        if self.unit_offset > 0:  # only the child steps the upper half (it inherits this patch)
-            os._exit(3)
-        return real_step(self, *args, **kwargs)
+        step = real_bind_step(self, *args, **kwargs)
+        if self.unit_offset > 0:  # only the child steps the upper part (it inherits this patch)
+            return lambda: os._exit(3)
+        return step
 
-    monkeypatch.setattr(type(est._net.layers[0]), "step", dies_in_the_child)
+    monkeypatch.setattr(type(est._net.layers[0]), "bind_step", dies_in_the_child)
     with pytest.raises(RuntimeError, match="two-process sample"):
         est.sample(500, random_state=0)
     assert _no_children_left()

@@ -33,6 +33,7 @@ machines. The child is forked (see :mod:`skrnn.rnn._fork`).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -82,24 +83,31 @@ def _wait(control, index, target, alive):
             os.sched_yield()
 
 
-def _plan(buf, shards):
-    """For each step parity, per layer: ``(shard, input, previous [h, 1], where the new h goes)`` (views made once)."""
+def _plan(buf, shards, states, recurrent_done):
+    """For each step parity, per layer: ``(step, recurrent)``, functions of no arguments.
+
+    ``step()`` steps the shard from the previous ``[h, 1]`` into its units of
+    the new one (``recurrent_done``: with the recurrent product already made);
+    ``recurrent()`` makes that product ahead. Every view is made once.
+    """
     H = buf.h.shape[-1] - 1
     plans = []
     for parity in (0, 1):
         x, steps = buf.ids, []
-        for layer, shard in zip(buf.h, shards):
-            new, lo = layer[parity], shard.unit_offset
-            steps.append((shard, x, layer[1 - parity], new[:, lo : lo + shard.hidden_size]))
+        for layer, shard, state in zip(buf.h, shards, states):
+            new, prev, lo = layer[parity], layer[1 - parity], shard.unit_offset
+            out = new[:, lo : lo + shard.hidden_size]
+            steps.append((shard.bind_step(x, prev, state, out, recurrent_done),
+                          functools.partial(shard.step_recurrent, prev)))
             x = new[:, :H]
         plans.append(steps)
     return plans
 
 
-def _step_shards(plan, states, control, mine, theirs, count, alive, recurrent_done=False):
+def _step_shards(plan, control, mine, theirs, count, alive):
     """One step of every layer for this process's units; returns the updated counter."""
-    for (shard, x, prev, out), state in zip(plan, states):
-        shard.step(x, prev, *state, out=out, recurrent_done=recurrent_done)
+    for step, _ in plan:
+        step()
         count += 1
         control[mine] = count
         if control[theirs] < count:
@@ -109,7 +117,7 @@ def _step_shards(plan, states, control, mine, theirs, count, alive, recurrent_do
 
 def _child(net, lo, hi, buf, cell_state, parent_pid):
     """The second process: steps units ``lo:hi`` of every layer until told to stop."""
-    plans = _plan(buf, _shards(net, lo, hi))
+    plans = _plan(buf, _shards(net, lo, hi), cell_state, recurrent_done=True)
 
     def alive():
         return buf.control[_STOP] == 0 and _fork.parent_alive(parent_pid)
@@ -118,12 +126,11 @@ def _child(net, lo, hi, buf, cell_state, parent_pid):
     try:
         while True:
             # The half of the next step that needs no input, while the parent samples it.
-            for shard, _, prev, _ in plans[(s + 1) % 2]:
-                shard.step_recurrent(prev)
+            for _, recurrent in plans[(s + 1) % 2]:
+                recurrent()
             s += 1
             _wait(buf.control, _IDS, s, alive)
-            count = _step_shards(plans[s % 2], cell_state, buf.control, _CHILD, _PARENT, count, alive,
-                                 recurrent_done=True)
+            count = _step_shards(plans[s % 2], buf.control, _CHILD, _PARENT, count, alive)
     except RuntimeError:  # told to stop, or the parent is gone
         return
 
@@ -156,11 +163,11 @@ class SplitStepper:
         # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
         split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
         self._net = net
-        self._plans = _plan(buf, _shards(net, 0, split))
         self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
         # The rest of a layer's state (the LSTM's c) is private to the units' owner.
-        self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
+        states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
         child_states = [[c[:, split:].copy() for c in state[1:]] for state in step_state]
+        self._plans = _plan(buf, _shards(net, 0, split), states, recurrent_done=False)
         self._proc = _fork.start(_child, (net, split, H, buf, child_states, os.getpid()), "skrnn-split-step")
         self._s = self._count = 0
 
@@ -173,8 +180,7 @@ class SplitStepper:
         self._s = s = self._s + 1
         buf.ids[:] = ids
         buf.control[_IDS] = s
-        self._count = _step_shards(self._plans[s % 2], self._states, buf.control, _PARENT, _CHILD,
-                                   self._count, self._child_alive)
+        self._count = _step_shards(self._plans[s % 2], buf.control, _PARENT, _CHILD, self._count, self._child_alive)
         return self._net.logits(self._top[s % 2])
 
     def close(self):
