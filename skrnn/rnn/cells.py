@@ -381,8 +381,8 @@ class LSTMLayer(_Layer):
     compute-bound either way), and the time loops are made of such operations. The price: the recurrent product stays
     one ``(B, H+1) x (H+1, 4H)`` GEMM per step (4 per-gate GEMMs were slower
     with 2 BLAS threads) whose result is added with a strided read, the
-    backward step is a batched product of 4 per-gate GEMMs plus a sum, and
-    the weights are copied gate-major once per window.
+    backward step copies the gate gradients into fused ``(B, 4H)`` rows for
+    its one GEMM, and the weights are copied gate-major once per window.
 
     All four activations come from one ``tanh`` per step:
     ``sigmoid(a) = 0.5 tanh(a / 2) + 0.5``, and the window runs with copies of
