@@ -19,20 +19,12 @@ TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 
 
 @pytest.fixture
-def always_split(monkeypatch):
-    """Make fit() split any window of at least 2 streams."""
+def always_split(monkeypatch, record_calls):
+    """Make fit() split any window of at least 2 streams; returns the trainers started."""
     monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", 0)
     monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_STREAMS", 2)
     monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
-    started = []
-    real_init = SplitBatch.__init__
-
-    def counted(self, *args):
-        started.append(args)
-        real_init(self, *args)
-
-    monkeypatch.setattr(SplitBatch, "__init__", counted)
-    return started
+    return record_calls(SplitBatch, "__init__")
 
 
 def _no_children_left():

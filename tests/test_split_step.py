@@ -58,12 +58,10 @@ def test_split_steps_equal_one_process(cell, n_layers, hidden_size, n_streams):
         dict(temperature=0),
     ],
 )
-def test_sample_is_the_same_split_or_not(kwargs, always_split, monkeypatch):
+def test_sample_is_the_same_split_or_not(kwargs, always_split, monkeypatch, record_calls):
     est = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=2,
                            random_state=0).fit(TEXT)
-    started = []
-    real_init = SplitStepper.__init__
-    monkeypatch.setattr(SplitStepper, "__init__", lambda self, *a: (started.append(1), real_init(self, *a))[1])
+    started = record_calls(SplitStepper, "__init__")
     split = est.sample(300, random_state=3, **kwargs)
     assert started, "the two-process path was not taken"
     monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_CHARS", 10**9)
