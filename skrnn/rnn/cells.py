@@ -112,7 +112,7 @@ class _Layer:
         return [np.zeros((batch_size, self.hidden_size), dtype=self.dtype) for _ in range(self.n_state)]
 
     # -- work arrays --------------------------------------------------------
-    # Arrays with a leading time axis; "H" (and "C") hold T + 1 steps.
+    # Arrays with a leading time axis; "H" holds T + 1 steps.
     _per_step = {"H", "G", "dG", "GH", "A", "F", "dX"}
     _gate_major = frozenset()  # per-step arrays with the gate axis first: (n_gates, T, B, H)
 
@@ -476,8 +476,8 @@ class LSTMLayer(_Layer):
             c_prev, c, h = cs[t & 1], cs[(t + 1) & 1], Hs[t + 1, :, :H]
             self._cell(g, s, o, i, f, gg, c_prev, c, tc, h, ig)
             if train:
-                # Backward factors, per step while the data is in cache, into G[:, t] (its
-                # input projection is used): d(pre_o) = dh * Ko, d(pre_{i,f,g}) = dc * K{i,f,g}.
+                # Backward factors, per step while the data is in cache, over G[:, t] (its
+                # input projection is used up): d(pre_o) = dh * Ko, d(pre_{i,f,g}) = dc * K{i,f,g}.
                 k = G[:, t]
                 np.subtract(1.0, s, out=k[:3])
                 k[:3] *= s  # sigma' = s (1 - s) for o, i, f
