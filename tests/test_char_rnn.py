@@ -252,6 +252,23 @@ def test_top_k_limits_the_choice():
     assert model.sample(20, prime="hello", top_k=1, random_state=0) == model.sample(20, prime="hello", temperature=0)
 
 
+@pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.5, None), (2.0, 3)])
+def test_sample_draws_from_the_model_distribution(temperature, top_k):
+    # The first characters of many independent samples are distributed as predict_proba
+    # says, tempered (p ** (1 / T), renormalised) and cut to the top_k most likely.
+    model = small(max_iter=1, learning_rate=1e-3).fit(HELLO)  # barely trained: spread distributions
+    p = model.predict_proba(["hello"])[0] ** (1.0 / temperature)
+    if top_k is not None:
+        p[p < np.sort(p)[-top_k]] = 0.0
+    p /= p.sum()
+    n = 20_000
+    firsts = model.sample(1, prime="hello", temperature=temperature, top_k=top_k, n_samples=n, random_state=0)
+    observed = np.array([firsts.count(c) for c in model.classes_]) / n
+    assert observed.sum() == 1.0
+    # Within 5 standard deviations of a multinomial draw (exactly 0 where p is 0).
+    assert np.all(np.abs(observed - p) <= 5 * np.sqrt(p * (1 - p) / n)), (observed, p)
+
+
 def test_unknown_characters_are_skipped_with_one_warning(hello_model):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
