@@ -269,8 +269,10 @@ def test_predict_one_million_short_strings(fitted, short_strings):
         proba = fitted.predict_proba(many)
         proba_base = fitted.predict_proba(base)
     assert proba.shape == (1_000_000, 8)
-    np.testing.assert_allclose(proba[-len(base):], proba_base, rtol=1e-12)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # The network runs in float32, and documents grouped differently go through
+    # BLAS kernels of other shapes: equal to a few float32 rounding errors, not bit for bit.
+    np.testing.assert_allclose(proba[-len(base):], proba_base, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_prediction_memory_does_not_grow_with_the_vocabulary_times_documents(fitted, short_strings):
