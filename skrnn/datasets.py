@@ -126,11 +126,42 @@ def _cache_dirs(data_home):
 # --------------------------------------------------------------------------
 
 
+# How to point skrnn at another data folder, for both kinds of callers.
+_OTHER_DATA_HOME = (
+    "or choose a folder that holds it: set SKRNN_DATA, or pass data_home=... in Python, "
+    "--data-home DIR to the skrnn command"
+)
+
+
 def _by_hand_hint(remote, target):
-    return (
-        f"Download {remote.url} by hand and save it as {target} "
-        f"(or pass data_home=... / set SKRNN_DATA to a folder that holds it)"
-    )
+    return f"Download {remote.url} by hand and save it as {target} ({_OTHER_DATA_HOME})"
+
+
+def _make_dirs(path):
+    """Create ``path`` and its missing parents; return the folders created, deepest first."""
+    created = []
+    head = os.path.abspath(path)
+    while head and not os.path.isdir(head):
+        created.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        _remove_empty_dirs(created)
+        raise
+    return created
+
+
+def _remove_empty_dirs(created):
+    """Remove the folders :func:`_make_dirs` created, deepest first, if they are still empty."""
+    for path in created:
+        try:
+            os.rmdir(path)
+        except OSError:  # not empty (someone else wrote there), or already gone
+            break
 
 
 def _download(remote, data_home, *, show_progress=True):
@@ -138,17 +169,26 @@ def _download(remote, data_home, *, show_progress=True):
 
     The bytes go to a temporary file in the same folder, renamed to the final
     name only once complete and verified: an interrupted or corrupt download
-    leaves nothing behind that a later call would pick up.
+    leaves nothing behind that a later call would pick up, not even the data
+    folder when this call created it.
     """
     target = os.path.join(data_home, remote.filename)
     try:
-        os.makedirs(data_home, exist_ok=True)
+        created = _make_dirs(data_home)
     except OSError as exc:
         raise DatasetUnavailableError(
             f"Cannot create the data folder {data_home} ({exc.strerror or exc}). "
             + _by_hand_hint(remote, target)
             + "."
         ) from exc
+    try:
+        return _download_into(remote, data_home, target, show_progress)
+    except BaseException:  # offline, corrupt, interrupted: no empty folder left behind either
+        _remove_empty_dirs(created)
+        raise
+
+
+def _download_into(remote, data_home, target, show_progress):
     if not _is_writable_dir(data_home):
         raise DatasetUnavailableError(
             f"{remote.filename} is missing and the data folder {data_home} is read-only. "
@@ -377,7 +417,7 @@ def _imdb_missing_message(data_home):
     return (
         f"The IMDB dataset was not found in {data_home}. Download {IMDB.url} by hand and save it as "
         f"{target} (any .tar.gz with the aclImdb/ layout, or the extracted aclImdb/ folder, also works), "
-        f"or pass data_home=... / set SKRNN_DATA to a folder that holds it."
+        f"{_OTHER_DATA_HOME}."
     )
 
 

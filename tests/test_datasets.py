@@ -249,7 +249,7 @@ def test_checksum_mismatch_leaves_nothing(tmp_path, cache_dir, remote_imdb, monk
     with pytest.raises(DatasetUnavailableError, match="sha256") as info:
         load_imdb("train", data_home=data)
     assert remote_imdb.as_uri() in str(info.value)
-    assert os.listdir(data) == []
+    assert not data.exists()  # the folder this call created is gone too
     # A later call does not trust anything: it downloads (and fails) again.
     with pytest.raises(DatasetUnavailableError, match="sha256"):
         load_imdb("train", data_home=data)
@@ -283,7 +283,7 @@ def test_interrupted_download_leaves_nothing(tmp_path, cache_dir, monkeypatch, e
     expected_error = KeyboardInterrupt if isinstance(error, KeyboardInterrupt) else DatasetUnavailableError
     with pytest.raises(expected_error):
         load_imdb("train", data_home=data)
-    assert os.listdir(data) == []
+    assert not data.exists()
 
 
 def test_offline_error_says_where_to_put_the_file(tmp_path, cache_dir, monkeypatch):
@@ -299,7 +299,43 @@ def test_offline_error_says_where_to_put_the_file(tmp_path, cache_dir, monkeypat
     assert "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz" in message
     assert str(data / "aclImdb_v1.tar.gz") in message
     assert "Network is unreachable" in message
-    assert os.listdir(data) == []
+    assert "SKRNN_DATA" in message and "data_home=" in message and "--data-home" in message
+    assert not data.exists()
+
+
+def test_failed_download_leaves_no_folder_it_created(tmp_path, cache_dir, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+    # Nested folders that did not exist are all removed, the one that existed is kept.
+    with pytest.raises(DatasetUnavailableError):
+        load_tiny_shakespeare(data_home=tmp_path / "a" / "b" / "c")
+    assert not (tmp_path / "a").exists()
+    # A data folder that existed before stays, with what it held.
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetUnavailableError):
+        load_imdb("train", data_home=existing)
+    assert sorted(os.listdir(existing)) == ["notes.txt"]
+    # The default data home (~/skrnn_data) is not left behind either.
+    monkeypatch.delenv("SKRNN_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    with pytest.raises(DatasetUnavailableError):
+        load_tiny_shakespeare()
+    assert os.listdir(tmp_path / "home") == []
+
+
+def test_missing_data_message_names_every_way_to_point_at_it(tmp_path, cache_dir, no_network):
+    for load in (lambda: load_imdb("train", data_home=tmp_path, download_if_missing=False),
+                 lambda: load_tiny_shakespeare(data_home=tmp_path, download_if_missing=False)):
+        with pytest.raises(DatasetUnavailableError) as info:
+            load()
+        message = str(info.value)
+        for fragment in ("SKRNN_DATA", "data_home=", "--data-home", str(tmp_path)):
+            assert fragment in message
 
 
 def test_download_if_missing_false(tmp_path, cache_dir, no_network):
