@@ -4,8 +4,8 @@
     The main job: the LSTM classifier against the TF-IDF + LogisticRegression
     baseline on IMDB (see :func:`skrnn.compare.compare_imdb`).
 ``skrnn generate CORPUS_OR_MODEL``
-    Train a character-level model on a text file (or load a saved one) and
-    print text it writes.
+    Train a character-level model on a dataset (``tinyshakespeare``) or a
+    text file, or load a saved one, and print text it writes.
 
 Bad arguments and missing files end with exit status 2 and a one-line
 message on stderr, without a traceback. ``python -m skrnn`` is the same.
@@ -21,6 +21,9 @@ import time
 __all__ = ["main", "build_parser"]
 
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
+# Corpora ``skrnn generate`` accepts by name: name -> the skrnn.datasets loader's name.
+# The dataset's file name in the data folder is accepted as well.
+_GENERATE_DATASETS = {"tinyshakespeare": "load_tiny_shakespeare", "tinyshakespeare.txt": "load_tiny_shakespeare"}
 
 
 class UsageError(Exception):
@@ -109,22 +112,27 @@ def build_parser():
 
     generate = commands.add_parser(
         "generate",
-        help="train a character-level RNN on a text file (or load one) and print generated text",
+        help="train a character-level RNN on a dataset or a text file (or load one) and print generated text",
         formatter_class=_Formatter,
         description=(
-            "Train a CharRNNGenerator on a text file and print text it writes, or load\n"
-            "a model saved with --save (a folder) and sample from it. Progress goes to\n"
-            "stderr, the generated text to stdout.\n\n"
-            "Example: skrnn generate tinyshakespeare.txt --max-time 600 --save shakespeare-model\n"
-            "         skrnn generate shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
+            "Train a CharRNNGenerator on a dataset or a text file and print text it\n"
+            "writes, or load a model saved with --save (a folder) and sample from it.\n"
+            "A progress bar per epoch and the messages go to stderr (-q silences them),\n"
+            "the generated text to stdout.\n\n"
+            "The dataset 'tinyshakespeare' is read from the data folder (--data-home,\n"
+            "else $SKRNN_DATA, else ~/skrnn_data) and downloaded there (1.1 MB) when\n"
+            "missing.\n\n"
+            "Example: skrnn generate tinyshakespeare --max-time 600 --save results/shakespeare-model\n"
+            "         skrnn generate results/shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
         ),
     )
     generate.add_argument(
         "source",
         metavar="CORPUS_OR_MODEL",
         help=(
-            "a UTF-8 text file to train on, or a model folder saved with --save to sample from "
-            "(.joblib/.pkl files are unpickled: only load those from a trusted source)"
+            "the dataset 'tinyshakespeare' or a UTF-8 text file to train on, or a model folder saved "
+            "with --save to sample from (.joblib/.pkl files are unpickled: only load those from a "
+            "trusted source); a path that exists wins over a dataset name"
         ),
     )
     generate.add_argument("--chars", type=_positive_int, default=500, metavar="N", help="number of characters to generate (default: 500)")
@@ -151,8 +159,17 @@ def build_parser():
         help="a small model (1 layer of 64 units) trained for at most 5 epochs or 30 s: a smoke run; "
         "explicit options override it",
     )
+    training.add_argument(
+        "--data-home",
+        default=None,
+        metavar="DIR",
+        help="folder holding the datasets named by CORPUS_OR_MODEL (tinyshakespeare.txt); "
+        "default: $SKRNN_DATA, else ~/skrnn_data",
+    )
     generate.add_argument("--seed", type=int, default=None, help="random seed for training and sampling (default: random)")
-    generate.add_argument("-q", "--quiet", action="store_true", help="print only the generated text (no progress)")
+    generate.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the generated text (no progress bar, no messages)"
+    )
     return parser
 
 
@@ -177,12 +194,44 @@ def _is_model_file(path):
     return path.lower().endswith(_MODEL_SUFFIXES)
 
 
+def _missing_source_message(source, data_home):
+    from .datasets import get_data_home
+
+    names = ", ".join(sorted(name for name in _GENERATE_DATASETS if "." not in name))
+    return (
+        f"{source}: no such file, folder or dataset. Give a dataset by name ({names}: read from "
+        f"--data-home DIR, else $SKRNN_DATA, else ~/skrnn_data, here {get_data_home(data_home)}, "
+        f"and downloaded there when missing), or the path of a UTF-8 text file or of a model folder"
+    )
+
+
+def _load_generate_corpus(args):
+    """``(text, description)`` for a training corpus given by path or by dataset name."""
+    source = args.source
+    if os.path.isfile(source):
+        try:
+            with open(source, encoding="utf-8") as fh:
+                return fh.read(), source
+        except UnicodeDecodeError:
+            raise UsageError(f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)") from None
+    loader_name = _GENERATE_DATASETS.get(source.lower())
+    if loader_name is None:
+        raise UsageError(_missing_source_message(source, args.data_home))
+    from . import datasets
+
+    data_home = datasets.get_data_home(args.data_home)
+    text = getattr(datasets, loader_name)(data_home=data_home)  # DatasetUnavailableError: one line in main()
+    return text, f"the dataset {source} ({data_home})"
+
+
 def _run_generate(args):
     import joblib
 
     source = args.source
     log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
 
+    if args.data_home is not None and not os.path.isdir(args.data_home):
+        raise UsageError(f"--data-home {args.data_home}: no such folder")
     if os.path.isdir(source):
         from .char_rnn import CharRNNGenerator
 
@@ -191,9 +240,7 @@ def _run_generate(args):
         except (OSError, ValueError) as exc:  # not a save, another estimator's, damaged, too new
             raise UsageError(f"{source}: cannot load a model from it ({exc})") from None
         log(f"Loaded {type(model).__name__} from {source}")
-    elif not os.path.isfile(source):
-        raise UsageError(f"{source}: no such file or folder")
-    elif _is_model_file(source):
+    elif os.path.isfile(source) and _is_model_file(source):
         try:
             model = joblib.load(source)
         except Exception as exc:  # a damaged or foreign file: say so in one line
@@ -202,11 +249,7 @@ def _run_generate(args):
             raise UsageError(f"{source}: holds a {type(model).__name__}, not a CharRNNGenerator")
         log(f"Loaded {type(model).__name__} from {source}")
     else:
-        try:
-            with open(source, encoding="utf-8") as fh:
-                text = fh.read()
-        except UnicodeDecodeError:
-            raise UsageError(f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)") from None
+        text, description = _load_generate_corpus(args)
         if not text:
             raise UsageError(f"{source}: the file is empty")
         from .char_rnn import CharRNNGenerator
@@ -226,7 +269,7 @@ def _run_generate(args):
             if value is not None:
                 params[name] = value
         model = CharRNNGenerator(**params)
-        log(f"Training {model!r} on {len(text):,} characters of {source} ...")
+        log(f"Training {model!r} on {len(text):,} characters of {description} ...")
         start = time.perf_counter()
         try:
             model.fit(text)

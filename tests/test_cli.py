@@ -1,5 +1,6 @@
 """Tests for the ``skrnn`` command (skrnn.cli)."""
 
+import os
 import subprocess
 import sys
 import urllib.error
@@ -37,7 +38,8 @@ def assert_one_line_error(code, err):
         (
             ["generate"],
             ["CORPUS_OR_MODEL", "--chars", "--temperature", "--prime", "--top-k", "--save", "--max-time",
-             "--max-iter", "--cell", "--hidden-size", "--n-layers", "--seq-length", "--quick", "--seed", "--quiet"],
+             "--max-iter", "--cell", "--hidden-size", "--n-layers", "--seq-length", "--quick", "--data-home",
+             "--seed", "--quiet", "tinyshakespeare"],
         ),
     ],
 )
@@ -76,7 +78,8 @@ def test_console_script_and_module_entry_points(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"skrnn: error: {tmp_path / 'missing.txt'}: no such file or folder"
+    assert result.stderr.startswith(f"skrnn: error: {tmp_path / 'missing.txt'}: no such file, folder or dataset")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ argument errors
@@ -102,10 +105,17 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, fragment):
     assert fragment in err
 
 
-def test_missing_files(capsys, tmp_path):
+def test_missing_files(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKRNN_DATA", str(tmp_path / "data"))
     code, _, err = run_main(capsys, "generate", str(tmp_path / "nope.txt"))
     assert_one_line_error(code, err)
-    assert "no such file" in err
+    assert "no such file, folder or dataset" in err
+    # It says which datasets exist and where they are read from.
+    for fragment in ("tinyshakespeare", "--data-home", "$SKRNN_DATA", "~/skrnn_data", str(tmp_path / "data")):
+        assert fragment in err
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(tmp_path / "nowhere"))
+    assert_one_line_error(code, err)
+    assert "--data-home" in err and "no such folder" in err
     code, _, err = run_main(capsys, "compare", "--data-home", str(tmp_path / "nowhere"))
     assert_one_line_error(code, err)
     assert "no such folder" in err
@@ -145,6 +155,76 @@ def test_compare_without_data_says_where_to_put_it(capsys, tmp_path, monkeypatch
 
 
 # ------------------------------------------------------------------ generate, end to end
+
+
+@pytest.fixture
+def shakespeare_home(tmp_path):
+    """A data folder holding a small tinyshakespeare.txt."""
+    home = tmp_path / "data"
+    home.mkdir()
+    (home / "tinyshakespeare.txt").write_text("ROMEO:\nBut soft, what light.\n" * 60, encoding="utf-8")
+    return home
+
+
+TINY = ["--hidden-size", "8", "--n-layers", "1", "--max-iter", "1", "--seq-length", "20", "--seed", "0"]
+
+
+@pytest.mark.parametrize("name", ["tinyshakespeare", "tinyshakespeare.txt", "TinyShakespeare"])
+def test_generate_trains_on_a_dataset_by_name(capsys, shakespeare_home, monkeypatch, tmp_path, name):
+    pytest.importorskip("skrnn.char_rnn")
+    monkeypatch.chdir(tmp_path)  # no file of that name here: the name means the dataset
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", _no_download)
+    code, out, err = run_main(capsys, "generate", name, "--data-home", str(shakespeare_home), *TINY, "--chars", "20")
+    assert code == 0, err
+    assert f"characters of the dataset {name} ({shakespeare_home})" in err
+    assert out.strip()
+    # The data folder also comes from $SKRNN_DATA.
+    monkeypatch.setenv("SKRNN_DATA", str(shakespeare_home))
+    code, out, err = run_main(capsys, "generate", name, *TINY, "--chars", "20", "-q")
+    assert code == 0, err
+    assert err == ""
+
+
+def test_generate_a_file_wins_over_a_dataset_name(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("skrnn.char_rnn")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SKRNN_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", _no_download)
+    (tmp_path / "tinyshakespeare.txt").write_text("my own text, not the dataset. " * 40, encoding="utf-8")
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare.txt", *TINY, "--chars", "5")
+    assert code == 0, err
+    assert "characters of tinyshakespeare.txt ..." in err
+
+
+def test_generate_dataset_missing_offline_says_where_it_goes(capsys, tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+    home = tmp_path / "data"
+    home.mkdir()
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home))
+    assert_one_line_error(code, err)
+    assert datasets.TINY_SHAKESPEARE.url in err
+    assert str(home / "tinyshakespeare.txt") in err
+    assert "--data-home" in err
+    assert os.listdir(home) == []
+
+
+def test_generate_shows_progress_unless_quiet(capsys, tmp_path):
+    pytest.importorskip("skrnn.char_rnn")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 80, encoding="utf-8")
+    code, _, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5")
+    assert code == 0, err
+    assert "epoch 1" in err and "Trained 1 epoch(s)" in err  # the estimator's progress bar, then a summary
+    code, out, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5", "--quiet")
+    assert code == 0
+    assert err == "" and out.strip()
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError("skrnn generate must not download here")
 
 
 def test_generate_train_save_and_load(capsys, tmp_path):
