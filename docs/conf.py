@@ -21,9 +21,42 @@ ROOT = DOCS.parent
 # Document the working tree even without `pip install -e .`.
 sys.path.insert(0, str(ROOT))
 
-# TensorFlow is imported by autodoc for skrnn.keras_model: keep it quiet.
+# TensorFlow is imported by autodoc for skrnn.keras_model: keep it quiet, as
+# the estimators do. These variables must be set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow once, with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow 2.20+ writes C++ log lines (``All log messages before
+    absl::InitializeLog()``, ``Could not find cuda drivers``, oneDNN notices)
+    straight to descriptor 2 while it is imported, and
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer hides them; ``skrnn.sentiment`` does
+    the same on its first use. Errors still surface as Python exceptions, and
+    a missing TensorFlow is left for autodoc to report.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+        finally:
+            os.close(devnull)
+        import tensorflow  # noqa: F401
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_import_tensorflow_quietly()
 
 import sphinx  # noqa: E402
 
@@ -134,8 +167,26 @@ def _on_include_read(app, relative_path, parent_docname, content):
         content[0] = _unlink_outside_docs(content[0], (DOCS / relative_path).parent)
 
 
+def _full_width_figures(app, doctree, docname):
+    """Show every figure at the page's full width and link it to its full-size file.
+
+    Sphinx links an image to its file only when the page scales it, so each
+    image without an explicit size gets ``width: 100%`` (which also makes
+    Sphinx add that link) and the ``skrnn-figure`` class (``_static/skrnn.css``).
+    The plots are all wider than the page, so none of them is enlarged.
+    """
+    from docutils import nodes
+
+    for node in doctree.findall(nodes.image):
+        if any(key in node for key in ("scale", "width", "height")) or isinstance(node.parent, nodes.reference):
+            continue
+        node["width"] = "100%"
+        node["classes"].append("skrnn-figure")
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("doctree-resolved", _full_width_figures)
     app.connect("source-read", _on_source_read)
     if sphinx.version_info >= (7, 2, 5):  # the event's first release
         app.connect("include-read", _on_include_read)
@@ -144,7 +195,8 @@ def setup(app):
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skrnn {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skrnn.css"]  # wrapped code lines, wider page, full-width figures
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
