@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import math
-import os
 import time
 import warnings
 import zipfile
@@ -25,7 +23,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._persistence import (
     IncompatibleFileError,
@@ -36,10 +33,8 @@ from ._persistence import (
     read_config,
     write_config,
 )
-from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_, split_step
-from .rnn import _fork as fork_helper
-from .rnn.split_batch import SplitBatch
-from .rnn.split_step import SplitStepper
+from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
+from .rnn.sampling import sample_ids
 from .text import CharVocabulary, check_documents
 
 __all__ = ["CharRNNGenerator"]
@@ -57,20 +52,17 @@ _PREDICT_CHUNK = 1 << 16
 # is 1.5-2x faster than 256 or 8192, whose gate arrays no longer fit in cache.
 _PREDICT_GROUP_VALUES = 1 << 21
 _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX = 256, 1024
-# sample() steps the network on two processes (skrnn.rnn.split_step) when the
-# recurrent weights exceed this and the sample is at least _SPLIT_SAMPLING_MIN_CHARS
-# long (starting the second process takes ~10 ms). Measured on 2 cores, one
-# stream: 0.4 MB of weights (LSTM 128) 0.8x as fast as one process, 0.8 MB
-# (LSTM 192) 1.05x, 0.9 MB (2 x LSTM 128) 1.1x, 1 MB (LSTM 256) 1.4x, 3 MB
-# (the default 2 x LSTM 256) 2.3x.
+# With n_jobs=2, sample() steps the network on two processes (skrnn.rnn.split_step)
+# when the recurrent weights exceed this and the sample is at least
+# _SPLIT_SAMPLING_MIN_CHARS long: smaller models step faster in one process
+# (docs/benchmarks.md has the measurements).
 _SPLIT_SAMPLING_MIN_BYTES = 3 << 18
 _SPLIT_SAMPLING_MIN_CHARS = 2000
-# fit() trains each window on two processes, half the streams each
-# (skrnn.rnn.split_batch), from this much work per window (seq_length x
+# With n_jobs=2, fit() trains each window on two processes, half the streams
+# each (skrnn.rnn.split_batch), from this much work per window (seq_length x
 # streams x hidden_size x n_layers) and this many streams.
 _SPLIT_TRAINING_MIN_WORK = 1 << 16
 _SPLIT_TRAINING_MIN_STREAMS = 8
-_UNIFORMS_BLOCK = 1024  # sample() draws its uniforms this many steps at a time
 _WEIGHTS_FILE = "weights.npz"
 
 
@@ -180,12 +172,21 @@ class CharRNNGenerator(BaseEstimator):
     warm_start : bool, default=False
         When true, ``fit`` continues from the fitted weights, vocabulary and
         optimizer state instead of starting afresh.
+    n_jobs : int or None, default=None
+        Processes for :meth:`fit`, :meth:`partial_fit` and :meth:`sample`.
+        None means 1 unless in a ``joblib.parallel_config`` context; -1 means
+        every CPU this process may use (affinity and cgroup quota). One job
+        is this process alone, whose BLAS uses up to 2 threads; it starts no
+        other process. From 2, a second, forked process shares the work of
+        large enough models (see Notes); more than 2 are not used.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the dropout masks: the same seed and
         text give the same weights on the same machine (and, with the same
-        ``random_state`` given to :meth:`sample`, the same samples). Training
-        on one or two processes (see Notes) gives weights equal to rounding,
-        not bit for bit; sampling gives the same text either way.
+        ``random_state`` given to :meth:`sample`, the same samples). The
+        dropout masks do not depend on ``n_jobs``; the weights trained on one
+        or two processes are equal to rounding, not bit for bit (the halves'
+        gradients are summed in another order). Sampling gives the same text
+        for every ``n_jobs``.
     verbose : int, default=0
         0 is silent; 1 shows a progress bar per epoch with characters per
         second, training and validation loss; 2 also prints a short sample
@@ -234,26 +235,37 @@ class CharRNNGenerator(BaseEstimator):
     Notes
     -----
     The defaults (a 2-layer LSTM of 256 units, 0.87M parameters, Adam with a
-    decaying step) are sized for Tiny Shakespeare on a small CPU: on 2 cores
-    they train 20 epochs in about 12.5 minutes (~28,000 characters per
-    second) and reach a validation loss of 1.52 nats per character on the
-    last 10% of the text (``benchmarks/char_rnn_quality.py``). Longer
-    training of larger models benefits from ``dropout`` (0.2-0.5).
+    decaying step) are sized for Tiny Shakespeare on a small CPU
+    (``benchmarks/char_rnn_quality.py``; figures in the benchmarks page).
+    Longer training of larger models benefits from ``dropout`` (0.2-0.5).
 
-    Up to two cores, and never more than the BLAS allows when ``fit`` or
-    ``sample`` starts, so fits run side by side (joblib or Dask workers, an
-    outer ``threadpoolctl.threadpool_limits(1)``) each keep to one:
+    Threads and processes. ``fit`` uses up to 2 BLAS threads, never more
+    than the limit in force when it starts, so fits run side by side
+    (joblib or Dask workers, an outer ``threadpoolctl.threadpool_limits(1)``)
+    each keep to one. With ``n_jobs=2`` (Linux, 2 allowed CPUs, not in a
+    daemonic process):
 
-    - ``fit`` trains every window of large enough models on two processes,
-      this one and a forked child, each running half of the ``batch_size``
-      streams on one BLAS thread (Linux; :mod:`skrnn.rnn.split_batch`).
-      Otherwise it uses 2 BLAS threads.
-    - ``sample`` steps models with more than 0.75 MB of recurrent weights
-      (an LSTM-256 has 1 MB a layer) on two processes, each owning part of
-      every layer's units and keeping its part of the weights in its own
-      core's cache (x86-64 Linux; :mod:`skrnn.rnn.split_step`): about 2.3x
-      faster for the default 2-layer model, 1.4x for one layer, and the same
-      text. Otherwise it uses one thread.
+    - ``fit`` and ``partial_fit`` train every window of large enough models
+      on two processes, this one and a forked child, each running half of
+      the ``batch_size`` streams on one BLAS thread
+      (:mod:`skrnn.rnn.split_batch`);
+    - ``sample`` steps models with more than 0.75 MB of recurrent weights on
+      two processes, each owning part of every layer's units and keeping its
+      part of the weights in its own core's cache (x86-64 Linux;
+      :mod:`skrnn.rnn.split_step`).
+
+    The second process lives only as long as the call, dies with its parent,
+    and is dropped when it stops paying: when another job takes a core, the
+    call goes on in one process (:class:`skrnn.rnn.parallel.Pacer`). A fork
+    that fails means one process, with a ``RuntimeWarning``. A second
+    process that dies, fails or stops answering raises
+    :class:`skrnn.rnn.SecondProcessError` (a ``RuntimeError``); the
+    estimator keeps the weights of its last completed window.
+
+    Inference (``predict``, ``predict_proba``, ``score``,
+    ``bits_per_character``, ``perplexity``, ``sample``) keeps its work
+    arrays per call: one fitted model can serve many threads at once, with
+    the same results as one call at a time.
 
     Examples
     --------
@@ -289,6 +301,7 @@ class CharRNNGenerator(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -312,6 +325,7 @@ class CharRNNGenerator(BaseEstimator):
         n_iter_no_change=3,
         tol=1e-4,
         warm_start=False,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -332,6 +346,7 @@ class CharRNNGenerator(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -411,8 +426,9 @@ class CharRNNGenerator(BaseEstimator):
         # early stopping and an interruption both go back to them.
         best_params, no_change, stop = None, 0, None
 
-        with self._training(len(streams[0])) as loss_and_grads:
-            try:
+        epoch_start = time.perf_counter()
+        try:
+            with self._training(len(streams[0])) as loss_and_grads:
                 for _ in range(self.max_iter):
                     epoch, epoch_start, snapshot = self.n_iter_ + 1, time.perf_counter(), self._snapshot()
                     bar = self._progress_bar(streams, epoch)
@@ -440,8 +456,8 @@ class CharRNNGenerator(BaseEstimator):
                         print(repr(self.sample(200, random_state=epoch)), flush=True)
                     if stop is not None or (self.early_stopping and no_change >= self.n_iter_no_change):
                         break
-            except KeyboardInterrupt:  # outside a training window (validation, progress output)
-                stop = "interrupted"
+        except KeyboardInterrupt:  # outside a training window (set-up, validation, progress output)
+            stop = "interrupted"
         if len(self.time_curve_) < len(self.loss_curve_):  # interrupted between training and bookkeeping
             self._record_time(time.perf_counter() - epoch_start)
         if best_params is not None and (self.early_stopping or stop == "interrupted"):
@@ -498,18 +514,18 @@ class CharRNNGenerator(BaseEstimator):
             streams = self._make_streams(ids, "X")
         self._sync_optimizer()
         self.n_train_chars_ = len(ids)
-        epoch, snapshot, stop = self.n_iter_ + 1, self._snapshot(), None
-        with self._training(len(streams[0])) as loss_and_grads:
-            bar = self._progress_bar(streams, epoch)
-            try:
+        epoch, snapshot, stop, bar = self.n_iter_ + 1, self._snapshot(), None, None
+        try:
+            with self._training(len(streams[0])) as loss_and_grads:
+                bar = self._progress_bar(streams, epoch)
                 stop = self._train_epoch(streams, bar, None, loss_and_grads)
-            except _Diverged as exc:
-                self._restore(snapshot)
-                self._warn_diverged(epoch, exc)
-            except KeyboardInterrupt:  # outside a training window
-                stop = "interrupted"
-            finally:
-                self._close_progress_bar(bar, False)
+        except _Diverged as exc:
+            self._restore(snapshot)
+            self._warn_diverged(epoch, exc)
+        except KeyboardInterrupt:  # outside a training window (set-up, progress output)
+            stop = "interrupted"
+        finally:
+            self._close_progress_bar(bar, False)
         if self.n_iter_ == epoch:
             self._record_time(time.perf_counter() - start)
         if stop == "interrupted":
@@ -588,20 +604,6 @@ class CharRNNGenerator(BaseEstimator):
         # and warm_start continue it exactly.
         self._optimizer.learning_rate = float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
 
-    @staticmethod
-    def _n_blas_threads():
-        # Measured on 2 cores (LSTM 256, batch 64, windows of 100): 2 BLAS
-        # threads train at ~65k chars/s, 1 thread at ~46k; both the per-step
-        # (64, 256) x (256, 1024) products and the whole-window GEMMs gain.
-        # More threads were not measured: the per-step products are small, so
-        # many-core machines are capped at 2 rather than oversubscribed.
-        # Never more than the BLAS allows when fit starts: an outer
-        # threadpool_limits, joblib's workers and Dask's (OPENBLAS_NUM_THREADS=1)
-        # size it for the fits running side by side. 1 and 2 threads give
-        # bit-identical weights (measured, OpenBLAS).
-        allowed = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
-        return max(1, min(2, os.cpu_count() or 1, *allowed))
-
     def _encode(self, documents, name, vocab=None):
         """Ids of the concatenated documents and the number of ids of each.
 
@@ -661,15 +663,15 @@ class CharRNNGenerator(BaseEstimator):
     def _training(self, n_streams):
         """The BLAS thread limit while training, and the function that trains one window.
 
-        That is :meth:`CharRNN.loss_and_grads`, or the same on two processes
+        A :class:`skrnn.rnn.parallel.WindowTrainer` on one process, or on two
         (:meth:`_split_training`), whose child then lives as long as the
         ``with`` block: its work arrays are allocated once per fit.
         """
-        with threadpool_limits(limits=self._n_blas_threads()), contextlib.ExitStack() as stack:
-            if self._split_training(n_streams):
-                yield stack.enter_context(SplitBatch(self._net, self.seq_length, n_streams)).loss_and_grads
-            else:
-                yield self._net.loss_and_grads
+        n_processes = parallel.n_processes(self.n_jobs) if self._split_training(n_streams) else 1
+        n_threads = parallel.n_blas_threads()
+        with parallel.blas_limit(n_threads), \
+                parallel.WindowTrainer(self._net, self.seq_length, n_streams, n_processes, n_threads) as trainer:
+            yield trainer
 
     def _train_epoch(self, streams, bar, deadline, loss_and_grads):
         """One pass over the streams (``loss_and_grads`` trains a window), recorded in ``loss_curve_`` and ``n_iter_``.
@@ -694,7 +696,9 @@ class CharRNNGenerator(BaseEstimator):
             for s in range(0, L, T):
                 x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
                 y = targets[:, s : s + T].T.astype(np.intp)
-                loss = loss_and_grads(x, y, state, rng)
+                # Dropout: one generator per half of the streams, whatever the number of processes.
+                seeds = tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout > 0 else None
+                loss = loss_and_grads(x, y, state, seeds)
                 with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported below
                     norm = clip_grad_norm_(net.grads, self.clip_norm)
                 # Checked before the update, so the weights stay the last good ones.
@@ -745,7 +749,7 @@ class CharRNNGenerator(BaseEstimator):
         n_pred = len(ids) - 1
         if n_pred <= 0:
             return 0.0, 0
-        W, T, net = _SCORE_WARMUP, self.seq_length, self._net
+        W, T, net = _SCORE_WARMUP, self.seq_length, self._net.inference_copy()  # work arrays of this call
         S = max(1, min(self.batch_size, n_pred // (4 * W)))
         R = n_pred if S == 1 else -(-(n_pred + (S - 1) * W) // S)  # steps per stream
         begin = np.arange(S) * (R - W)  # position of each stream's first input
@@ -780,28 +784,29 @@ class CharRNNGenerator(BaseEstimator):
         """
         n = len(lengths)
         buffer = np.empty((min(n, _PREDICT_CHUNK), self.n_classes_), dtype=np.float64)
+        net = self._net.inference_copy()  # work arrays of this call: threads can share the estimator
         for a in range(0, n, _PREDICT_CHUNK):
             rows = slice(a, min(a + _PREDICT_CHUNK, n))
             logits = buffer[: rows.stop - a]
-            with threadpool_limits(limits=self._n_blas_threads()):
-                self._final_logits(ids, starts[rows], lengths[rows], logits)
+            with parallel.blas_limit(parallel.n_blas_threads()):
+                self._final_logits(net, ids, starts[rows], lengths[rows], logits)
             yield rows, logits
 
-    def _final_logits(self, ids, starts, lengths, out):
+    def _final_logits(self, net, ids, starts, lengths, out):
         """Fill ``out[i]`` with the logits after the ``lengths[i]`` ids from ``ids[starts[i]]``.
 
         Documents of similar length run side by side, one window of
         ``seq_length`` steps at a time: the work arrays hold one window of one
         group, however long or numerous the documents.
         """
-        net, T = self._net, self.seq_length
+        T = self.seq_length
         order = np.argsort(lengths, kind="stable")
         empty = order[lengths[order] == 0]
         # An empty context: the training frequencies of the characters.
         with np.errstate(divide="ignore"):
             out[empty] = np.log(self.char_frequencies_)
         order = order[lengths[order] > 0]
-        group_size = int(np.clip(_PREDICT_GROUP_VALUES // (T * self._net.hidden_size),
+        group_size = int(np.clip(_PREDICT_GROUP_VALUES // (T * net.hidden_size),
                                  _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX))
         last = len(ids) - 1
         for g in range(0, len(order), group_size):
@@ -977,95 +982,39 @@ class CharRNNGenerator(BaseEstimator):
         return texts[0] if n_samples == 1 else texts
 
     def _sample_ids(self, n_chars, prime_ids, temperature, top_k, n_samples, rng):
-        net, V = self._net, self.n_classes_
-        out = np.empty((n_samples, n_chars), dtype=self._vocab.dtype)
-        if n_chars == 0:
-            return out
-        state = net.zero_state(n_samples)
-        split = self._split_sampling(n_chars)  # before the limit below: it reads the one in force
-        with threadpool_limits(limits=1), contextlib.ExitStack() as stack:  # vector-sized products: BLAS threads only add overhead
-            if len(prime_ids):
-                x = np.repeat(prime_ids.astype(np.intp)[:, None], n_samples, axis=1)
-                for a in range(0, len(x), self.seq_length):
-                    top = net.forward(x[a : a + self.seq_length], state)
-                logits = net.logits(top[-1])
-            else:
-                with np.errstate(divide="ignore"):
-                    logits = np.repeat(np.log(self.char_frequencies_)[None, :], n_samples, axis=0)
-            step_state = net.step_state(state)
-            if split:
-                step = stack.enter_context(SplitStepper(net, step_state)).step
-            else:
-                step = functools.partial(net.step, step_state=step_state)
-            inv_t = math.inf if temperature == 0 else 1.0 / temperature
-            greedy = inv_t == math.inf  # 0, or so small that 1 / temperature overflows
-            filter_k = top_k is not None and top_k < V and not greedy
-            ids = np.zeros(n_samples, dtype=np.intp)
-            if inv_t > 1.0:  # low temperatures: logits far below the maximum overflow to -inf, probability 0
-                stack.enter_context(np.errstate(over="ignore"))
-            one = n_samples == 1  # one stream: 1-D arrays and scalars, fewer NumPy calls per character
-            for t in range(n_chars):
-                if greedy:
-                    ids = np.argmax(logits, axis=1)
-                else:
-                    z = logits[0].astype(np.float64) if one else logits.astype(np.float64)
-                    z -= z.max() if one else z.max(axis=1, keepdims=True)
-                    if inv_t != 1.0:
-                        z *= inv_t
-                    if filter_k:
-                        kth = np.partition(z, V - top_k, axis=-1)[..., V - top_k]
-                        z[z < (kth if one else kth[:, None])] = -np.inf
-                    cdf = np.cumsum(np.exp(z, out=z), axis=-1, out=z)
-                    # Inverse-CDF draw: the number of cumulative weights <= u * total.
-                    # Uniforms come in blocks of rows, one row per step: the same
-                    # stream as drawing them all at once, in bounded memory.
-                    if t % _UNIFORMS_BLOCK == 0:
-                        uniforms = rng.random((min(_UNIFORMS_BLOCK, n_chars - t), n_samples))
-                    if one:
-                        ids[0] = min(cdf.searchsorted(uniforms[t % _UNIFORMS_BLOCK, 0] * cdf[-1], side="right"), V - 1)
-                    else:
-                        u = uniforms[t % _UNIFORMS_BLOCK] * cdf[:, -1]
-                        ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
-                if one:
-                    out[0, t] = ids[0]
-                else:
-                    out[:, t] = ids
-                if t + 1 < n_chars:
-                    logits = step(ids)
-        return out
+        with np.errstate(divide="ignore"):
+            start_logprobs = np.log(self.char_frequencies_)
+        two_processes = self._split_sampling(n_chars)
+        with parallel.blas_limit(1):  # vector-sized products: BLAS threads only add overhead
+            return sample_ids(self._net.inference_copy(), n_chars, prime_ids, start_logprobs,
+                              temperature=temperature, top_k=top_k, n_samples=n_samples, rng=rng,
+                              window=self.seq_length, two_processes=two_processes, out_dtype=self._vocab.dtype)
 
     def _split_training(self, n_streams):
-        """Whether to train each window on two processes, half the streams each (:mod:`skrnn.rnn.split_batch`).
+        """Whether a window is big enough to train on two processes, half the streams each.
 
-        Where two cores are free (as for :meth:`_split_sampling`) and a window
-        is big enough to repay a message each way: measured on 2 cores, a
-        window of 50 x 16 streams of an LSTM-32 ran 0.6x as fast on two
-        processes, 50 x 32 of an LSTM-64 1.4x, 100 x 64 of an LSTM-256 1.2x.
+        :mod:`skrnn.rnn.split_batch`; used when ``n_jobs`` allows two. A
+        window must repay a message each way (measured on 2 cores: 50 x 16
+        streams of an LSTM-32 ran 0.6x as fast on two processes, 50 x 32 of
+        an LSTM-64 1.4x).
         """
         work = self.seq_length * n_streams * self.hidden_size * self.n_layers
-        return (
-            n_streams >= _SPLIT_TRAINING_MIN_STREAMS
-            and work >= _SPLIT_TRAINING_MIN_WORK
-            and self._n_blas_threads() >= 2
-            and fork_helper.available()
-        )
+        return n_streams >= _SPLIT_TRAINING_MIN_STREAMS and work >= _SPLIT_TRAINING_MIN_WORK
 
     def _split_sampling(self, n_chars):
         """Whether to step the network on two processes (:mod:`skrnn.rnn.split_step`) while sampling.
 
-        Only where the weights read per character are large enough
-        (``_SPLIT_SAMPLING_MIN_BYTES``; the default 2-layer LSTM-256 reads
-        3 MB, more than one core's L2 cache), the sample is long enough to
-        repay starting the second process (a few milliseconds), and two cores
-        are free: not inside a joblib or Dask worker limited to one BLAS
-        thread, nor under an outer ``threadpool_limits(1)``.
+        When ``n_jobs`` allows two, the weights read per character are large
+        enough (``_SPLIT_SAMPLING_MIN_BYTES``; the default 2-layer LSTM-256
+        reads 3 MB, more than one core's L2 cache) and the sample is long
+        enough to repay starting the second process.
         """
         weight_bytes = sum(layer.Wx.nbytes + layer.Whb.nbytes for layer in self._net.layers)
         return (
             n_chars >= _SPLIT_SAMPLING_MIN_CHARS
             and weight_bytes > _SPLIT_SAMPLING_MIN_BYTES
-            and self._n_blas_threads() >= 2
             and split_step.available()
+            and parallel.n_processes(self.n_jobs) >= 2
         )
 
     # ------------------------------------------------------------- persistence

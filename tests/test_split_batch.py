@@ -3,27 +3,28 @@
 import multiprocessing
 import os
 import pickle
+import time
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 
-import skrnn.char_rnn as char_rnn
 from skrnn import CharRNNGenerator
-from skrnn.rnn import CharRNN, _fork
+from skrnn.rnn import CharRNN, SecondProcessError, _fork
+from skrnn.rnn.parallel import WindowTrainer
 from skrnn.rnn.split_batch import SplitBatch
 
-pytestmark = pytest.mark.skipif(not _fork.available(), reason="needs Linux and 2 CPUs")
+pytestmark = pytest.mark.skipif(not _fork.available() or joblib.cpu_count() < 2, reason="needs Linux and 2 CPUs")
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
+# Windows of 16 x 16 streams x 256 units: large enough for n_jobs=2 to split them.
+SPLIT = dict(hidden_size=256, n_layers=1, seq_length=16, batch_size=16)
 
 
 @pytest.fixture
-def always_split(monkeypatch, record_calls):
-    """Make fit() split any window of at least 2 streams; returns the trainers started."""
-    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", 0)
-    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_STREAMS", 2)
-    monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
+def trainers(record_calls):
+    """The two-process trainers started (their constructor's calls)."""
     return record_calls(SplitBatch, "__init__")
 
 
@@ -73,49 +74,80 @@ def test_the_child_reads_updated_weights():
     np.testing.assert_allclose(net.grads, split_grads, rtol=1e-4, atol=1e-7)
 
 
-def test_dropout_masks_depend_only_on_the_generator():
+@pytest.mark.parametrize("n_streams", [6, 7])
+def test_dropout_masks_are_the_same_on_one_process_or_two(n_streams):
     net = CharRNN(9, 16, n_layers=2, dropout=0.3).init_params(np.random.default_rng(0))
-    x = np.random.default_rng(1).integers(0, 9, (10, 6))
-    runs = []
-    for _ in range(2):
-        with SplitBatch(net, 10, 6) as trainer:
-            trainer.loss_and_grads(x, x, net.zero_state(6), np.random.default_rng(5))
-            runs.append(net.grads.copy())
-    assert np.array_equal(runs[0], runs[1])
-    with SplitBatch(net, 10, 6) as trainer:
-        trainer.loss_and_grads(x, x, net.zero_state(6), np.random.default_rng(6))
-        assert not np.array_equal(net.grads, runs[0])
+    x = np.random.default_rng(1).integers(0, 9, (10, n_streams))
+    one = net.loss_and_grads(x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(7)])
+    one_grads = net.grads.copy()
+    with SplitBatch(net, 10, n_streams) as trainer:
+        two = trainer.loss_and_grads(x, x, net.zero_state(n_streams), (np.random.default_rng(5), 7))
+    np.testing.assert_allclose(two, one, rtol=1e-6)
+    np.testing.assert_allclose(net.grads, one_grads, rtol=1e-4, atol=1e-7)
+    other = net.loss_and_grads(x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(8)])
+    assert other != one  # the child's streams draw from their own generator
 
 
-def test_fit_split_or_not_agrees_to_rounding(always_split, monkeypatch):
-    params = dict(hidden_size=16, n_layers=2, seq_length=12, batch_size=6, max_iter=2, random_state=0,
-                  validation_fraction=0.1)
-    split = CharRNNGenerator(**params).fit(TEXT)
-    assert len(always_split) == 1  # one child for the whole fit
-    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", float("inf"))
-    one = CharRNNGenerator(**params).fit(TEXT)
-    assert len(always_split) == 1
-    assert not np.array_equal(split._net.params, one._net.params)  # summed in another order
-    np.testing.assert_allclose(split.loss_curve_, one.loss_curve_, rtol=1e-4)
-    np.testing.assert_allclose(split._net.params, one._net.params, rtol=1e-3, atol=1e-5)
-    assert split._net.params.flags.owndata
-    clone = pickle.loads(pickle.dumps(split))
-    assert clone.score(TEXT[:200]) == split.score(TEXT[:200])
-    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", 0)
-    split.partial_fit(TEXT)  # and training goes on
-    assert split.n_iter_ == 3 and len(always_split) == 2
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_fit_with_one_or_two_jobs_agrees_to_rounding(dropout, trainers):
+    params = dict(SPLIT, max_iter=2, random_state=0, validation_fraction=0.1, dropout=dropout)
+    two = CharRNNGenerator(**params, n_jobs=2).fit(TEXT)
+    assert len(trainers) == 1  # one child for the whole fit
+    one = CharRNNGenerator(**params, n_jobs=1).fit(TEXT)
+    assert len(trainers) == 1  # n_jobs=1 starts no process
+    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(two.validation_scores_, one.validation_scores_, rtol=1e-4)
+    np.testing.assert_allclose(two._net.params, one._net.params, rtol=1e-3, atol=1e-5)
+    assert two._net.params.flags.owndata
+    clone = pickle.loads(pickle.dumps(two))
+    assert clone.score(TEXT[:200]) == two.score(TEXT[:200])
+    two.partial_fit(TEXT)  # and training goes on
+    assert two.n_iter_ == 3 and len(trainers) == 2
     assert _no_children_left()
 
 
-def test_split_training_only_where_it_pays(monkeypatch):
-    est = CharRNNGenerator(hidden_size=16, n_layers=1, seq_length=12, batch_size=6, max_iter=1).fit(TEXT)
-    assert not est._split_training(6)  # a tiny window: the messages would cost more than they save
-    monkeypatch.setattr(char_rnn, "_SPLIT_TRAINING_MIN_WORK", 0)
-    monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
-    assert est._split_training(8)
-    assert not est._split_training(4)  # fewer streams than _SPLIT_TRAINING_MIN_STREAMS
-    monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 1))
-    assert not est._split_training(8)  # e.g. in a joblib worker sized for fits side by side
+def test_the_default_starts_no_process_unless_joblib_says_so(trainers):
+    CharRNNGenerator(**SPLIT, max_iter=1).fit(TEXT)
+    CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=-1).fit(TEXT)  # every allowed CPU: two here
+    assert len(trainers) == 1
+    with joblib.parallel_config(n_jobs=2):
+        CharRNNGenerator(**SPLIT, max_iter=1).fit(TEXT)
+    assert len(trainers) == 2
+
+
+def test_two_jobs_split_only_windows_where_it_pays(trainers):
+    # 16 x 6 streams x 16 units: the messages would cost more than they save.
+    CharRNNGenerator(hidden_size=16, n_layers=1, seq_length=16, batch_size=6, max_iter=1, n_jobs=2).fit(TEXT)
+    assert trainers == []
+
+
+def test_a_failing_fork_falls_back_to_one_process(monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.warns(RuntimeWarning, match="could not be started.*one process"):
+        est = CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=2, random_state=0).fit(TEXT)
+    assert est.n_iter_ == 1 and est._net.params.flags.owndata
+    one = CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=1, random_state=0).fit(TEXT)
+    np.testing.assert_array_equal(est._net.params, one._net.params)  # the very same path
+
+
+def test_training_moves_to_one_process_when_two_stop_paying(monkeypatch, record_calls):
+    real = SplitBatch.loss_and_grads
+
+    def starved(self, *args):  # as when another job takes a core: each half waits for the other
+        time.sleep(0.25)
+        return real(self, *args)
+
+    monkeypatch.setattr(SplitBatch, "loss_and_grads", starved)
+    closed = record_calls(WindowTrainer, "close")
+    split_windows = record_calls(SplitBatch, "loss_and_grads")
+    est = CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=2, validation_fraction=0, early_stopping=False)
+    est.fit(TEXT * 4)  # 2 warm-up windows, 1 reference, 3 compared, then one process
+    n_windows = -(-(len(TEXT) * 4 - 1) // 16 // 16)
+    assert 5 <= len(split_windows) <= 6 < n_windows
+    assert closed and _no_children_left()
 
 
 def _exit_3():
@@ -129,11 +161,11 @@ def _raise_memory_error():
 @pytest.mark.parametrize(
     "fault,message",
     [
-        (_exit_3, r"second training process stopped \(exit code 3\).*threadpool_limits"),  # the child dies
+        (_exit_3, r"second training process stopped \(exit code 3\).*n_jobs=1"),  # the child dies
         (_raise_memory_error, "MemoryError: no room for the work arrays"),  # the child fails
     ],
 )
-def test_a_failing_child_raises_a_clear_error(fault, message, always_split, monkeypatch):
+def test_a_failing_child_raises_a_clear_error(fault, message, monkeypatch):
     real = CharRNN.loss_and_grads
     parent = os.getpid()
 
@@ -143,14 +175,14 @@ def test_a_failing_child_raises_a_clear_error(fault, message, always_split, monk
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(CharRNN, "loss_and_grads", in_the_child)
-    est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=1, validation_fraction=0,
-                           early_stopping=False)
-    with pytest.raises(RuntimeError, match=message):
+    est = CharRNNGenerator(**SPLIT, max_iter=1, validation_fraction=0, early_stopping=False, n_jobs=2)
+    with pytest.raises(SecondProcessError, match=message):
         est.fit(TEXT)
     assert _no_children_left()
+    assert est._net.params.flags.owndata and np.isfinite(est._net.params).all()  # its last good weights
 
 
-def test_interrupting_a_split_fit_keeps_a_usable_model(always_split, monkeypatch):
+def test_interrupting_a_split_fit_keeps_a_usable_model(trainers, monkeypatch):
     real = SplitBatch.loss_and_grads
     calls = []
 
@@ -161,12 +193,12 @@ def test_interrupting_a_split_fit_keeps_a_usable_model(always_split, monkeypatch
         return real(self, *args)
 
     monkeypatch.setattr(SplitBatch, "loss_and_grads", interrupted)
-    est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=3, validation_fraction=0,
-                           early_stopping=False, random_state=0)
+    est = CharRNNGenerator(**SPLIT, max_iter=3, validation_fraction=0, early_stopping=False, random_state=0,
+                           n_jobs=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(TEXT)
-    assert any("interrupt" in str(w.message).lower() for w in caught)
+    assert trainers and any("interrupt" in str(w.message).lower() for w in caught)
     assert est._net.params.flags.owndata and np.isfinite(est._net.params).all()
     assert _no_children_left()
     assert len(est.sample(20, random_state=0)) == 20
@@ -174,11 +206,8 @@ def test_interrupting_a_split_fit_keeps_a_usable_model(always_split, monkeypatch
 
 def _fit_and_sample_in_a_daemon(conn):
     try:
-        char_rnn._SPLIT_TRAINING_MIN_WORK = 0
-        char_rnn._SPLIT_SAMPLING_MIN_BYTES = 0
-        char_rnn._SPLIT_SAMPLING_MIN_CHARS = 1
-        est = CharRNNGenerator(hidden_size=16, seq_length=12, batch_size=6, max_iter=1).fit(TEXT)
-        conn.send((_fork.available(), len(est.sample(50, random_state=0))))
+        est = CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=2).fit(TEXT)
+        conn.send((_fork.available(), len(est.sample(2500, random_state=0))))
     except BaseException as exc:  # reported to the test
         conn.send(repr(exc))
 
@@ -189,5 +218,5 @@ def test_a_daemonic_process_fits_and_samples_alone():
     receive, send = ctx.Pipe()
     proc = ctx.Process(target=_fit_and_sample_in_a_daemon, args=(send,), daemon=True)
     proc.start()
-    assert receive.recv() == (False, 50)
+    assert receive.recv() == (False, 2500)
     proc.join()

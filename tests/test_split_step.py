@@ -2,27 +2,29 @@
 
 import multiprocessing
 import os
+import time
 
+import joblib
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import skrnn.char_rnn as char_rnn
 from skrnn import CharRNNGenerator
-from skrnn.rnn import CharRNN, split_step
+from skrnn.rnn import CharRNN, SecondProcessError, split_step
 from skrnn.rnn.split_step import SplitStepper
 
-pytestmark = pytest.mark.skipif(not split_step.available(), reason="needs x86-64 Linux and 2 CPUs")
+pytestmark = pytest.mark.skipif(not split_step.available() or joblib.cpu_count() < 2,
+                                reason="needs x86-64 Linux and 2 CPUs")
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
+N_CHARS = 2500  # long enough for n_jobs=2 to sample on two processes
 
 
-@pytest.fixture
-def always_split(monkeypatch):
-    """Make sample() split any model and any length."""
-    monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_BYTES", 0)
-    monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_CHARS", 1)
-    monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
+@pytest.fixture(scope="module")
+def large():
+    """A model with 1 MB of recurrent weights: n_jobs=2 samples it on two processes."""
+    return CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=16, batch_size=8, max_iter=1,
+                            random_state=0).fit(TEXT)
 
 
 def _no_children_left():
@@ -58,37 +60,55 @@ def test_split_steps_equal_one_process(cell, n_layers, hidden_size, n_streams):
         dict(temperature=0),
     ],
 )
-def test_sample_is_the_same_split_or_not(kwargs, always_split, monkeypatch, record_calls):
-    est = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=2,
-                           random_state=0).fit(TEXT)
+def test_sample_is_the_same_for_every_n_jobs(kwargs, large, record_calls):
     started = record_calls(SplitStepper, "__init__")
-    split = est.sample(300, random_state=3, **kwargs)
+    split = large.set_params(n_jobs=2).sample(N_CHARS, random_state=3, **kwargs)
     assert started, "the two-process path was not taken"
-    monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_CHARS", 10**9)
-    assert est.sample(300, random_state=3, **kwargs) == split
+    assert large.set_params(n_jobs=1).sample(N_CHARS, random_state=3, **kwargs) == split
+    assert len(started) == 1  # n_jobs=1 starts no process
     assert _no_children_left()
 
 
-def test_split_only_where_it_pays(monkeypatch):
-    small = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
-    assert not small._split_sampling(10**6)  # small weights: one process is faster
-    monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_BYTES", 0)
-    assert not small._split_sampling(10)  # too short to repay starting a process
-    monkeypatch.setattr(CharRNNGenerator, "_n_blas_threads", staticmethod(lambda: 2))
-    assert small._split_sampling(10**6)
-    monkeypatch.setattr(split_step, "available", lambda: False)
-    assert not small._split_sampling(10**6)
+def test_two_jobs_sample_on_two_processes_only_where_it_pays(large, record_calls):
+    started = record_calls(SplitStepper, "__init__")
+    small = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0,
+                             n_jobs=2).fit(TEXT)
+    small.sample(N_CHARS, random_state=0)  # small weights: one process is faster
+    large.set_params(n_jobs=2).sample(100, random_state=0)  # too short to repay starting a process
+    large.set_params(n_jobs=None).sample(N_CHARS, random_state=0)  # the default is one process
+    assert started == []
+    with joblib.parallel_config(n_jobs=2):
+        large.sample(N_CHARS, random_state=0)
+    assert len(started) == 1
 
 
-def test_split_respects_an_outer_thread_limit(monkeypatch):
-    monkeypatch.setattr(char_rnn, "_SPLIT_SAMPLING_MIN_BYTES", 0)
-    est = CharRNNGenerator(hidden_size=32, n_layers=1, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
-    with threadpool_limits(limits=1):  # as in a joblib worker sized for fits side by side
-        assert not est._split_sampling(10**6)
+def test_sampling_moves_to_one_process_when_two_stop_paying(large, monkeypatch, record_calls):
+    real_step = SplitStepper.step
+
+    def starved(self, ids):  # as when another job takes a core
+        time.sleep(0.001)
+        return real_step(self, ids)
+
+    monkeypatch.setattr(SplitStepper, "step", starved)
+    steps = record_calls(SplitStepper, "step")
+    text = large.set_params(n_jobs=2).sample(N_CHARS, random_state=5)
+    assert 0 < len(steps) <= 5 * 64  # a warm-up block and 3 compared blocks (of 64 steps), then one process
+    assert _no_children_left()
+    assert large.set_params(n_jobs=1).sample(N_CHARS, random_state=5) == text  # handed over exactly
 
 
-def test_a_dead_child_raises_instead_of_hanging(always_split, monkeypatch):
-    est = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
+def test_a_failing_fork_falls_back_to_one_process(large, monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    expected = large.set_params(n_jobs=1).sample(N_CHARS, random_state=0)
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.warns(RuntimeWarning, match="could not be started.*one process"):
+        assert large.set_params(n_jobs=2).sample(N_CHARS, random_state=0) == expected
+
+
+def test_a_dead_child_raises_instead_of_hanging(large, monkeypatch):
+    est = large.set_params(n_jobs=2)
     real_bind_step = type(est._net.layers[0]).bind_step
 
     def dies_in_the_child(self, *args, **kwargs):
@@ -98,13 +118,13 @@ def test_a_dead_child_raises_instead_of_hanging(always_split, monkeypatch):
         return step
 
     monkeypatch.setattr(type(est._net.layers[0]), "bind_step", dies_in_the_child)
-    with pytest.raises(RuntimeError, match="two-process sample"):
-        est.sample(500, random_state=0)
+    with pytest.raises(SecondProcessError, match="two-process sample.*exit code 3"):
+        est.sample(N_CHARS, random_state=0)
     assert _no_children_left()
 
 
-def test_interrupting_the_parent_stops_the_child(always_split, monkeypatch):
-    est = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0).fit(TEXT)
+def test_interrupting_the_parent_stops_the_child(large, monkeypatch):
+    est = large.set_params(n_jobs=2)
     real_step = SplitStepper.step
     calls = []
 
@@ -116,10 +136,10 @@ def test_interrupting_the_parent_stops_the_child(always_split, monkeypatch):
 
     monkeypatch.setattr(SplitStepper, "step", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        est.sample(500, random_state=0)
-    assert _no_children_left()
+        est.sample(N_CHARS, random_state=0)
+    assert calls and _no_children_left()
     monkeypatch.setattr(SplitStepper, "step", real_step)
-    assert len(est.sample(500, random_state=0)) == 500  # and the next sample works
+    assert len(est.sample(N_CHARS, random_state=0)) == N_CHARS  # and the next sample works
 
 
 def test_stepper_needs_two_units():

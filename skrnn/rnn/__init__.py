@@ -6,11 +6,15 @@
   lookup input, dropout between layers and a softmax output, its parameters in
   one flat vector.
 * :mod:`skrnn.rnn.optim`: Adam, Adagrad and global-norm gradient clipping.
+* :mod:`skrnn.rnn.sampling`: drawing text from the network.
+* :mod:`skrnn.rnn.parallel`: processes and BLAS threads (``n_jobs``), and
+  when a second process pays.
 * :mod:`skrnn.rnn.split_batch` and :mod:`skrnn.rnn.split_step`: training
   windows and generation steps shared with a second, forked process, so that
   both cores of a 2-core machine work (helpers in :mod:`skrnn.rnn._fork`).
 """
 
+from ._fork import SecondProcessError
 from .cells import CELLS, GRULayer, LSTMLayer, RNNLayer
 from .network import CharRNN
 from .optim import OPTIMIZERS, Adagrad, Adam, clip_grad_norm_
@@ -25,4 +29,5 @@ __all__ = [
     "Adam",
     "Adagrad",
     "clip_grad_norm_",
+    "SecondProcessError",
 ]

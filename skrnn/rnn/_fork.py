@@ -2,7 +2,7 @@
 
 :mod:`skrnn.rnn.split_step` (generation) and :mod:`skrnn.rnn.split_batch`
 (training) each run part of the work in one forked child, talking through
-shared memory.
+shared memory. The child lives no longer than the call that started it.
 
 Why fork: the child starts in a few milliseconds, inherits the network without
 pickling, and, unlike ``spawn`` or ``forkserver`` children, does not re-import
@@ -12,34 +12,71 @@ the user's ``__main__`` script (which, without an ``if __name__ ==
 arrays it inherited or that live in shared memory, and leaves with
 ``os._exit``; Python 3.12+'s warning about it is silenced for that reason.
 Only Linux: macOS's system libraries are not safe to use after a fork.
+
+Hygiene, whatever happens to either process:
+
+- the child asks the kernel to kill it when its parent dies
+  (``PR_SET_PDEATHSIG``), then checks that the parent did not die first;
+- the child closes the parent's ends of the pipes, so a dead parent is an
+  end of file, not a silent wait;
+- the parent learns that the child is gone from its sentinel, a pipe the
+  kernel closes when the child exits, which works whether or not the child
+  has been reaped (``SIGCHLD`` ignored) -- never from the exit code alone;
+- every wait has a deadline, so a stopped child (``SIGSTOP``) is an error,
+  not a hang;
+- set-up and tear-down defer Ctrl-C until they are complete, so an
+  interruption never leaves a child or a half-made shared state behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
+import threading
 import warnings
 
 import numpy as np
 
-__all__ = ["available", "parent_alive", "pipe", "shared_array", "start", "stop"]
+__all__ = [
+    "SecondProcessError",
+    "available",
+    "deferred_interrupts",
+    "is_alive",
+    "parent_alive",
+    "pipe",
+    "shared_array",
+    "start",
+    "stop",
+]
 
 _CONTEXT = "fork"
+_PR_SET_PDEATHSIG = 1
+
+
+class SecondProcessError(RuntimeError):
+    """The second process of a two-process ``fit`` or ``sample`` died, failed or stopped answering.
+
+    The estimator keeps the weights of its last completed training window;
+    with ``n_jobs=1`` no second process is started.
+    """
 
 
 def available():
     """Whether a forked helper can run here.
 
-    Linux, at least 2 CPUs this process may use, and not a daemonic process
-    (``multiprocessing`` forbids children there; Dask's workers are daemonic).
+    Linux, and not a daemonic process (``multiprocessing`` forbids children
+    there; Dask's workers are daemonic). How many CPUs this process may use
+    (affinity and a cgroup CPU quota) is :func:`skrnn.rnn.parallel.n_processes`'s concern.
     """
     return (
         sys.platform.startswith("linux")
         and _CONTEXT in multiprocessing.get_all_start_methods()
         and not multiprocessing.current_process().daemon
-        and len(os.sched_getaffinity(0)) >= 2
     )
 
 
@@ -55,18 +92,60 @@ def pipe():
     return multiprocessing.get_context(_CONTEXT).Pipe()
 
 
-def _run_child(target, args):
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold a Ctrl-C (``SIGINT``) back until the block is complete, then raise ``KeyboardInterrupt``.
+
+    Only in the main thread, where Python runs signal handlers; elsewhere the
+    block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        if callable(previous):
+            previous(signal.SIGINT, None)
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
+
+
+def _die_with_parent(parent_pid):
+    """Have the kernel kill this process when its parent exits; exit now if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the pipes' end of file and parent_alive remain
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run_child(parent_pid, close_in_child, target, args):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
+    _die_with_parent(parent_pid)
+    for conn in close_in_child:
+        conn.close()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # the parent keeps the other core
     target(*args)
 
 
-def start(target, args, name):
-    """Fork a daemon child running ``target(*args)`` with one BLAS thread and Ctrl-C ignored."""
-    proc = multiprocessing.get_context(_CONTEXT).Process(target=_run_child, args=(target, args), name=name,
-                                                        daemon=True)
+def start(target, args, name, close_in_child=()):
+    """Fork a daemon child running ``target(*args)`` with one BLAS thread and Ctrl-C ignored.
+
+    ``close_in_child``: the parent's pipe ends, which the child closes.
+    Raises ``OSError`` when the fork fails.
+    """
+    proc = multiprocessing.get_context(_CONTEXT).Process(
+        target=_run_child, args=(os.getpid(), tuple(close_in_child), target, args), name=name, daemon=True
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
                                 category=DeprecationWarning)
@@ -74,18 +153,26 @@ def start(target, args, name):
     return proc
 
 
+def is_alive(proc):
+    """Whether ``proc`` is still running: its sentinel is not closed (works when it has been reaped)."""
+    return not multiprocessing.connection.wait([proc.sentinel], timeout=0)
+
+
+def exit_code(proc):
+    """``proc``'s exit code, or "unknown" (reaped elsewhere, e.g. with ``SIGCHLD`` ignored)."""
+    proc.join(timeout=0.1)
+    return "unknown" if proc.exitcode is None else proc.exitcode
+
+
 def stop(proc, timeout=5.0):
     """Wait up to ``timeout`` seconds for ``proc`` to leave (it has been told to), then kill it."""
-    proc.join(timeout=timeout)
-    if proc.exitcode is None:
-        proc.kill()
-        proc.join()
+    if not multiprocessing.connection.wait([proc.sentinel], timeout=timeout):
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, signal.SIGKILL)  # also ends a stopped process
+        multiprocessing.connection.wait([proc.sentinel], timeout=timeout)
+    proc.join(timeout=0.1)  # reap it where this process still can
 
 
 def parent_alive(pid):
-    """Whether process ``pid`` still exists (for a child that outlives a crashed parent)."""
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except OSError:
-        return False
-    return True
+    """Whether process ``pid`` is still this process's parent (for a child that outlives a crashed parent)."""
+    return os.getppid() == pid

@@ -159,6 +159,15 @@ class _Layer:
         self._step_ws = None
         self._scaled = None
 
+    def inference_copy(self):
+        """A layer sharing this one's weights, with work arrays of its own (see :meth:`CharRNN.inference_copy`)."""
+        other = object.__new__(type(self))  # not copy.copy: __getstate__ drops the weight views
+        other.__dict__.update(self.__dict__)
+        for key in ("_ws", "_x"):  # the last training window's, which only backward reads
+            other.__dict__.pop(key, None)
+        other.release()
+        return other
+
     # -- one step at a time (generation) ---------------------------------------
     unit_offset = 0  # the first unit a shard steps (see unit_shard)
     _step_ws = None

@@ -19,7 +19,21 @@ import numpy as np
 
 from .cells import CELLS
 
-__all__ = ["CharRNN"]
+__all__ = ["CharRNN", "stream_blocks"]
+
+
+def stream_blocks(n_streams, n_blocks):
+    """Sizes of the blocks of streams whose dropout masks come from one generator each.
+
+    One block, or two: the first ``B - B // 2`` streams and the last ``B // 2``
+    (the halves that :mod:`skrnn.rnn.split_batch` gives to two processes), so
+    that the masks do not depend on how many processes train.
+    """
+    if n_blocks == 1:
+        return [n_streams]
+    if n_blocks == 2:
+        return [n_streams - n_streams // 2, n_streams // 2]
+    raise ValueError(f"dropout draws from 1 or 2 generators, got {n_blocks}.")
 
 
 class CharRNN:
@@ -98,6 +112,20 @@ class CharRNN:
         self.grads = np.zeros_like(self.params)
         self._bind()
 
+    def inference_copy(self):
+        """A network sharing this one's parameters, with work arrays of its own.
+
+        Inference (:meth:`forward`, :meth:`step`, :meth:`log_likelihood`)
+        writes only to work arrays, so copies made per call, or per thread,
+        run side by side on one set of weights. Not for training: the
+        gradients are shared too.
+        """
+        other = object.__new__(type(self))  # not copy.copy: __getstate__ drops the weight views
+        other.__dict__.update(self.__dict__)
+        other._workspaces = {}
+        other.layers = [layer.inference_copy() for layer in self.layers]
+        return other
+
     def release(self):
         """Free every work array (they are re-created when needed)."""
         self._workspaces = {}
@@ -133,7 +161,8 @@ class CharRNN:
         """Run ``x`` (``(T, B)`` ids) through the layers; return the top outputs ``(T, B, H)``.
 
         ``state`` is updated in place to the state after the last step. With
-        ``train=True`` and dropout, ``rng`` draws the dropout masks.
+        ``train=True`` and dropout, ``rng`` (a generator, or a list of them as
+        in :meth:`loss_and_grads`) draws the dropout masks.
         """
         T, B = x.shape
         ws = self._buffers(T, B) if (train and self.dropout > 0) else None
@@ -142,7 +171,7 @@ class CharRNN:
             h = layer.forward(h, state[i], train=train)
             if ws is not None:
                 mask, dropped = ws["U"][i], ws["D"][i]
-                rng.random(out=mask, dtype=mask.dtype)
+                self._draw_uniforms(rng, mask)
                 keep = 1.0 - self.dropout
                 # mask = [u < keep] / keep: the expected activation is unchanged.
                 np.less(mask, keep, out=mask, casting="unsafe")
@@ -150,6 +179,20 @@ class CharRNN:
                 np.multiply(h, mask, out=dropped)
                 h = dropped
         return h
+
+    def _draw_uniforms(self, rng, out):
+        """Fill ``out`` ``(T, B, H)`` with uniforms: from ``rng``, or block by block of streams from a list."""
+        rngs = [rng] if isinstance(rng, np.random.Generator) else list(rng)
+        if len(rngs) == 1:
+            rngs[0].random(out=out, dtype=out.dtype)
+            return
+        T, B, H = out.shape
+        lo = 0
+        for generator, size in zip(rngs, stream_blocks(B, len(rngs))):
+            block = np.empty((T, size, H), out.dtype)  # contiguous, as the block's process draws it
+            generator.random(out=block, dtype=out.dtype)
+            out[:, lo : lo + size] = block
+            lo += size
 
     def step_state(self, state):
         """Copy a :meth:`forward` state into the layout :meth:`step` updates in place."""
@@ -181,8 +224,10 @@ class CharRNN:
             Inputs and next-symbol targets of one window of ``B`` streams.
         state : list
             The state carried in from the previous window (updated in place).
-        rng : numpy.random.Generator, optional
-            Draws the dropout masks (needed when ``dropout > 0``).
+        rng : numpy.random.Generator or list of them, optional
+            Draws the dropout masks (needed when ``dropout > 0``); a list of
+            two draws the masks of each half of the streams
+            (:func:`stream_blocks`).
         """
         T, B = x.shape
         N = T * B

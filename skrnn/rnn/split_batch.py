@@ -4,17 +4,19 @@ Why: a training window is one BLAS product per time step (which two BLAS
 threads share well) and a dozen element-wise NumPy operations per step (which
 run on one core while the other waits). Two processes, each running its own
 half of the ``B`` streams through the whole window with one BLAS thread, keep
-both cores busy all the time. Measured on 2 cores, one window of 100 steps:
-LSTM-256 with 64 streams 1.13-1.20x faster, 2 layers 1.21x, LSTM-128 1.55x.
+both cores busy all the time.
 
 The streams of a window are independent until the loss: the gradient of the
 mean loss over ``B`` streams is the stream-count-weighted mean of the two
 halves' gradients. It equals one process's to rounding, not bit for bit (the
-window's weight-gradient products sum in a different order).
+window's weight-gradient products sum in a different order). Dropout masks
+are drawn per half of the streams (:func:`skrnn.rnn.network.stream_blocks`)
+from one generator each, in one process as in two, so they are the same.
 
 Protocol, per window: the parent writes the child's inputs, targets and
-carried-in state to shared memory and sends the window length down a pipe;
-both run :meth:`CharRNN.loss_and_grads` on their streams; the child writes its
+carried-in state to shared memory and sends the window length and the seed of
+the child's dropout generator down a pipe; both run
+:meth:`CharRNN.loss_and_grads` on their streams; the child writes its
 gradients and state to shared memory and sends back its loss. The weights
 live in shared memory for the trainer's lifetime, so the parent's optimizer
 step is what the child reads next window. A pipe (tens of microseconds) is
@@ -23,30 +25,20 @@ plenty for a window of tens of milliseconds.
 
 from __future__ import annotations
 
+import multiprocessing.connection
 import time
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import _fork
+from ._fork import SecondProcessError
 
 __all__ = ["SplitBatch"]
 
 _SPIN_SECONDS = 0.005
-
-
-def _receive(conn, spin_seconds=_SPIN_SECONDS):
-    """``conn.recv()``, polling for up to ``spin_seconds`` before blocking.
-
-    A process blocked in ``recv`` can take a millisecond or more to wake up
-    on a virtual machine (measured: windows of a few milliseconds ran at
-    random up to 1.7x slower); the other process's message usually comes
-    within the spin (its optimizer step, or the rest of its own window).
-    """
-    deadline = time.perf_counter() + spin_seconds
-    while not conn.poll() and time.perf_counter() < deadline:
-        pass
-    return conn.recv()
+# The child has this long, plus a few times the parent's own half-window, to answer.
+_ANSWER_SECONDS = 10.0
 
 
 def _child(net, window, conn):
@@ -56,13 +48,13 @@ def _child(net, window, conn):
     state = window["state"]
     while True:
         try:
-            message = _receive(conn)
-        except EOFError:  # the parent is gone
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
             return
         if message is None:
             return
         T, seed = message
-        rng = None if seed is None else np.random.default_rng(seed)
+        rng = None if seed is None else [np.random.default_rng(seed)]
         try:
             loss = net.loss_and_grads(window["x"][:T], window["y"][:T], state, rng)
         except Exception as exc:  # reported to the parent, which raises it
@@ -86,6 +78,11 @@ class SplitBatch:
         The longest window (shorter ones, e.g. an epoch's last, are fine).
     batch_size : int
         Streams per window, at least 2; every window must have exactly these.
+
+    Raises
+    ------
+    OSError
+        When the child cannot be forked (nothing is left behind).
     """
 
     def __init__(self, net, seq_length, batch_size):
@@ -94,28 +91,38 @@ class SplitBatch:
         self._net = net
         self._B = B = batch_size
         self._B1 = B1 = B // 2  # the child's streams
-        H, dt = net.hidden_size, net.dtype
-        shared_params = _fork.shared_array(net.params.shape, dt)
-        shared_params[...] = net.params
-        net.params = shared_params
-        net._bind()
-        window = {
-            "x": _fork.shared_array((seq_length, B1), np.intp),
-            "y": _fork.shared_array((seq_length, B1), np.intp),
-            "grads": _fork.shared_array(net.params.shape, dt),
-            "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)] for layer in net.layers],
-        }
-        self._window = window
-        self._controller = ThreadpoolController()
-        self._conn, child_conn = _fork.pipe()
-        self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch")
-        child_conn.close()
+        self._proc = self._conn = self._private_params = None
+        try:
+            with _fork.deferred_interrupts():
+                H, dt = net.hidden_size, net.dtype
+                window = {
+                    "x": _fork.shared_array((seq_length, B1), np.intp),
+                    "y": _fork.shared_array((seq_length, B1), np.intp),
+                    "grads": _fork.shared_array(net.params.shape, dt),
+                    "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)]
+                              for layer in net.layers],
+                }
+                shared_params = _fork.shared_array(net.params.shape, dt)
+                shared_params[...] = net.params
+                self._window = window
+                self._controller = ThreadpoolController()
+                self._conn, child_conn = _fork.pipe()
+                self._private_params, net.params = net.params, shared_params
+                net._bind()
+                try:
+                    self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch",
+                                             close_in_child=[self._conn])
+                finally:
+                    child_conn.close()
+        except BaseException:
+            self.close()
+            raise
 
     def loss_and_grads(self, x, y, state, rng=None):
         """As :meth:`CharRNN.loss_and_grads`: fills ``net.grads``, updates ``state``, returns the mean loss.
 
-        With dropout, ``rng`` draws the parent's masks and a seed for the
-        child's, so the masks depend only on ``rng``'s state, as in one process.
+        ``rng``: None, or with dropout ``(generator, seed)``: the generator of
+        this process's streams' masks and the seed of the child's.
         """
         net, window, B1 = self._net, self._window, self._B1
         T, B = x.shape
@@ -127,21 +134,16 @@ class SplitBatch:
         for shared, arrays in zip(window["state"], state):
             for s, a in zip(shared, arrays):
                 s[...] = a[B0:]
-        seed = int(rng.integers(2**63)) if (rng is not None and net.dropout > 0) else None
-        self._conn.send((T, seed))
+        parent_rng, child_seed = (None, None) if rng is None else rng
+        self._send((T, child_seed))
         x0, y0 = np.ascontiguousarray(x[:, :B0]), np.ascontiguousarray(y[:, :B0])
+        tic = time.perf_counter()
         with self._controller.limit(limits=1, user_api="blas"):  # the child has the other core
-            loss0 = net.loss_and_grads(x0, y0, [[a[:B0] for a in arrays] for arrays in state], rng)
-        try:
-            status, value = _receive(self._conn)
-        except EOFError:
-            self._proc.join(timeout=1.0)  # reap it, for its exit code
-            raise RuntimeError(
-                f"the second training process stopped (exit code {self._proc.exitcode}); "
-                "train in one process with `with threadpoolctl.threadpool_limits(1): est.fit(X)`."
-            ) from None
+            loss0 = net.loss_and_grads(x0, y0, [[a[:B0] for a in arrays] for arrays in state],
+                                       None if parent_rng is None else [parent_rng])
+        status, value = self._receive(_ANSWER_SECONDS + 5 * (time.perf_counter() - tic))
         if status == "error":
-            raise RuntimeError(f"the second training process failed: {value}")
+            raise SecondProcessError(f"the second training process failed: {value}")
         for shared, arrays in zip(window["state"], state):
             for s, a in zip(shared, arrays):
                 a[B0:] = s
@@ -155,20 +157,59 @@ class SplitBatch:
             net.grads += w1 * window["grads"]
         return (1.0 - w1) * loss0 + w1 * value
 
+    def _send(self, message):
+        try:
+            self._conn.send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the child is gone
+            raise self._stopped() from None
+
+    def _receive(self, timeout):
+        """The child's answer, polling for ``_SPIN_SECONDS`` before blocking, within ``timeout`` seconds.
+
+        A process blocked in ``recv`` can take a millisecond or more to wake up
+        on a virtual machine; the child's answer usually comes within the spin.
+        """
+        conn = self._conn
+        deadline = time.perf_counter() + _SPIN_SECONDS
+        while not conn.poll() and time.perf_counter() < deadline:
+            pass
+        ready = multiprocessing.connection.wait([conn, self._proc.sentinel], timeout)
+        if conn in ready:
+            try:
+                return conn.recv()
+            except (EOFError, OSError):
+                raise self._stopped() from None
+        if ready:
+            raise self._stopped()
+        raise SecondProcessError(
+            f"the second training process did not answer within {timeout:.0f} s (is it stopped?); "
+            "it was killed. Train in one process with n_jobs=1."
+        )
+
+    def _stopped(self):
+        return SecondProcessError(
+            f"the second training process stopped (exit code {_fork.exit_code(self._proc)}); "
+            "train in one process with n_jobs=1."
+        )
+
     def close(self):
         """Stop the child and move ``net.params`` back to private memory (idempotent)."""
-        if self._proc is None:
-            return
-        try:
-            self._conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
-        _fork.stop(self._proc)
-        self._conn.close()
-        self._proc = None
-        net = self._net
-        net.params = net.params.copy()
-        net._bind()
+        with _fork.deferred_interrupts():
+            if self._proc is not None:
+                try:
+                    self._conn.send(None)
+                except OSError:
+                    pass
+                _fork.stop(self._proc)
+                self._proc = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._private_params is not None:
+                net = self._net
+                self._private_params[...] = net.params
+                net.params, self._private_params = self._private_params, None
+                net._bind()
 
     def __enter__(self):
         return self

@@ -36,10 +36,12 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import time
 
 import numpy as np
 
 from . import _fork
+from ._fork import SecondProcessError
 
 __all__ = ["SplitStepper", "available"]
 
@@ -47,6 +49,8 @@ __all__ = ["SplitStepper", "available"]
 _PARENT, _CHILD, _IDS, _STOP = 0, 8, 16, 24
 _CONTROL_SIZE = 32
 _SPINS_PER_CHECK = 1 << 14  # spins between liveness checks (a few milliseconds)
+# A wait longer than this means the other process is stopped or starved: the parent raises.
+_WAIT_SECONDS = 10.0
 # The parent's share of every layer's units. The child computes its next step's
 # recurrent products while the parent samples, so it takes more units: measured
 # per character (default model), 110 us at 1/2 and 92 us at 7/16, 97 us at 3/8.
@@ -54,7 +58,7 @@ _PARENT_SHARE = 7 / 16
 
 
 def available():
-    """Whether this machine can run a :class:`SplitStepper`: x86-64 Linux with at least 2 usable CPUs."""
+    """Whether this machine can run a :class:`SplitStepper`: x86-64 Linux."""
     return platform.machine().lower() in ("x86_64", "amd64") and _fork.available()
 
 
@@ -78,8 +82,7 @@ def _wait(control, index, target, alive):
         spins += 1
         if spins == _SPINS_PER_CHECK:
             spins = 0
-            if not alive():
-                raise RuntimeError("the other process of a two-process sample() stopped")
+            alive()
             os.sched_yield()
 
 
@@ -115,12 +118,17 @@ def _step_shards(plan, control, mine, theirs, count, alive):
     return count
 
 
+class _Stop(Exception):
+    pass
+
+
 def _child(net, lo, hi, buf, cell_state, parent_pid):
     """The second process: steps units ``lo:hi`` of every layer until told to stop."""
     plans = _plan(buf, _shards(net, lo, hi), cell_state, recurrent_done=True)
 
     def alive():
-        return buf.control[_STOP] == 0 and _fork.parent_alive(parent_pid)
+        if buf.control[_STOP] != 0 or not _fork.parent_alive(parent_pid):
+            raise _Stop
 
     count, s = 0, 0
     try:
@@ -131,7 +139,7 @@ def _child(net, lo, hi, buf, cell_state, parent_pid):
             s += 1
             _wait(buf.control, _IDS, s, alive)
             count = _step_shards(plans[s % 2], buf.control, _CHILD, _PARENT, count, alive)
-    except RuntimeError:  # told to stop, or the parent is gone
+    except _Stop:  # told to stop, or the parent is gone
         return
 
 
@@ -142,13 +150,18 @@ class SplitStepper:
     multiples of 16), the child the rest.
     Use as a context manager: the child is stopped on exit. Results equal
     :meth:`CharRNN.step`'s (the same products and operations, on column
-    subsets).
+    subsets). :meth:`step_state` hands the state back to one process.
 
     Parameters
     ----------
     net : CharRNN
     step_state : list
         The state from :meth:`CharRNN.step_state` (read, not updated).
+
+    Raises
+    ------
+    OSError
+        When the child cannot be forked (nothing is left behind).
     """
 
     def __init__(self, net, step_state):
@@ -156,23 +169,32 @@ class SplitStepper:
         H = net.hidden_size
         if H < 2:
             raise ValueError(f"splitting the units of a layer needs hidden_size >= 2, got {H}.")
-        self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
-        buf.h[..., H] = 1.0
-        for layer_buf, state in zip(buf.h, step_state):
-            layer_buf[0] = state[0]  # [h, 1] before step 1
-        # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
-        split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
-        self._net = net
-        self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
-        # The rest of a layer's state (the LSTM's c) is private to the units' owner.
-        states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
-        child_states = [[c[:, split:].copy() for c in state[1:]] for state in step_state]
-        self._plans = _plan(buf, _shards(net, 0, split), states, recurrent_done=False)
-        self._proc = _fork.start(_child, (net, split, H, buf, child_states, os.getpid()), "skrnn-split-step")
+        self._proc = None
         self._s = self._count = 0
-
-    def _child_alive(self):
-        return self._proc.exitcode is None
+        try:
+            with _fork.deferred_interrupts():
+                self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
+                buf.h[..., H] = 1.0
+                for layer_buf, state in zip(buf.h, step_state):
+                    layer_buf[0] = state[0]  # [h, 1] before step 1
+                # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
+                self._split = split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
+                self._net = net
+                self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
+                # The rest of a layer's state (the LSTM's c) is the units' owner's; the
+                # child's is shared so that step_state() can hand it back.
+                self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
+                self._child_states = [[_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
+                                      for state in step_state]
+                for shared, state in zip(self._child_states, step_state):
+                    for a, c in zip(shared, state[1:]):
+                        a[...] = c[:, split:]
+                self._plans = _plan(buf, _shards(net, 0, split), self._states, recurrent_done=False)
+                self._proc = _fork.start(_child, (net, split, H, buf, self._child_states, os.getpid()),
+                                         "skrnn-split-step")
+        except BaseException:
+            self.close()
+            raise
 
     def step(self, ids):
         """One step from the ids ``(B,)``; returns the logits ``(B, n_symbols)``."""
@@ -180,16 +202,38 @@ class SplitStepper:
         self._s = s = self._s + 1
         buf.ids[:] = ids
         buf.control[_IDS] = s
-        self._count = _step_shards(self._plans[s % 2], buf.control, _PARENT, _CHILD, self._count, self._child_alive)
+        deadline = time.perf_counter() + _WAIT_SECONDS
+
+        def alive():
+            if not _fork.is_alive(self._proc):
+                raise SecondProcessError(
+                    f"the second process of a two-process sample() stopped (exit code "
+                    f"{_fork.exit_code(self._proc)}); sample in one process with n_jobs=1."
+                )
+            if time.perf_counter() > deadline:
+                raise SecondProcessError(
+                    f"the second process of a two-process sample() did not answer within {_WAIT_SECONDS:.0f} s "
+                    "(is it stopped?); it was killed. Sample in one process with n_jobs=1."
+                )
+
+        self._count = _step_shards(self._plans[s % 2], buf.control, _PARENT, _CHILD, self._count, alive)
         return self._net.logits(self._top[s % 2])
+
+    def step_state(self):
+        """The state after the last step, whole, in :meth:`CharRNN.step`'s layout (copies)."""
+        parity = self._s % 2
+        return [
+            [self._buf.h[layer, parity].copy()] + [np.concatenate([a, b], axis=1) for a, b in zip(mine, theirs)]
+            for layer, (mine, theirs) in enumerate(zip(self._states, self._child_states))
+        ]
 
     def close(self):
         """Stop the child process (idempotent)."""
-        if self._proc is None:
-            return
-        self._buf.control[_STOP] = 1
-        _fork.stop(self._proc)
-        self._proc = None
+        with _fork.deferred_interrupts():
+            if self._proc is not None:
+                self._buf.control[_STOP] = 1
+                _fork.stop(self._proc, timeout=2.0)
+                self._proc = None
 
     def __enter__(self):
         return self

@@ -1,0 +1,209 @@
+"""How many processes and BLAS threads the NumPy network uses, and when a second process pays.
+
+``n_jobs`` has scikit-learn's meaning: None is 1 unless a
+``joblib.parallel_config`` context says otherwise, -1 is every CPU this
+process may use. One job is this process alone (its BLAS may use up to two
+threads); two jobs add one forked process (:mod:`skrnn.rnn.split_batch` for
+training, :mod:`skrnn.rnn.split_step` for sampling). More than two are not
+used: the work splits in halves.
+
+A second process is only worth its cost while it has a core to itself. When
+another job takes a core, two processes that wait on each other run slower
+than one, so :class:`Pacer` keeps timing both and drops the second process
+as soon as it stops paying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+import warnings
+
+import joblib
+import numpy as np
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
+
+from . import _fork
+from .split_batch import SplitBatch
+
+__all__ = ["Pacer", "WindowTrainer", "blas_limit", "n_blas_threads", "n_processes"]
+
+
+def n_processes(n_jobs):
+    """The processes to use for ``n_jobs``: 1, or 2 where two CPUs are allowed and a fork can run.
+
+    The CPUs allowed are those of the affinity mask and of a cgroup CPU
+    quota (``--cpus=1`` in a container means one), as ``joblib.cpu_count``
+    counts them.
+    """
+    wanted = joblib.effective_n_jobs(n_jobs)
+    if wanted < 2 or joblib.cpu_count() < 2 or not _fork.available():
+        return 1
+    return 2
+
+
+def n_blas_threads():
+    """BLAS threads for one process: up to 2, never more than the limit in force.
+
+    Measured on 2 cores (LSTM 256, batch 64, windows of 100): 2 BLAS threads
+    train faster than 1; the per-step products are small, so many-core
+    machines are capped at 2 rather than oversubscribed. An outer
+    ``threadpool_limits`` and joblib's or Dask's workers (``OPENBLAS_NUM_THREADS=1``)
+    size it for fits running side by side.
+    """
+    allowed = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(1, min(2, joblib.cpu_count(), *allowed))
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
+def blas_limit(n_threads):
+    """Limit BLAS to ``n_threads`` threads in the block; calls overlapping in other threads share one limit.
+
+    ``threadpoolctl``'s limits are process-wide: nested from several
+    threads, each restoring what it found on entry could leave a stale limit
+    behind. Here the first call in sets the limit and the last one out
+    restores the original. The results do not depend on the thread count.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = threadpool_limits(limits=n_threads, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+class Pacer:
+    """Times units of work run in parallel and serially; says when parallel stops paying.
+
+    Parallel units (two processes, or two BLAS threads) are compared with
+    the reference, the fastest of ``references`` serial units in a row (the
+    first may pay for new work arrays): once the median of the last
+    ``window`` parallel units is slower, parallel should stop. The first
+    ``warmup`` parallel units are not timed (first touch of new arrays).
+    With ``every``, a new reference is asked for after that many units.
+    """
+
+    def __init__(self, warmup=2, window=3, every=None, references=1):
+        self.warmup, self.window, self.every, self.references = warmup, window, every, references
+        self._reference = None
+        self._reference_units = []
+        self._times = []
+        self._since_reference = 0
+
+    def wants_reference(self):
+        """Whether the next unit should run on one process, as a reference."""
+        if self.warmup > 0:
+            return False
+        due = self._reference is None or (self.every is not None and self._since_reference >= self.every)
+        return due or 0 < len(self._reference_units) < self.references
+
+    def reference(self, seconds):
+        self._reference_units.append(seconds)
+        if len(self._reference_units) == self.references:
+            self._reference, self._reference_units = min(self._reference_units), []
+            self._times, self._since_reference = [], 0
+
+    def parallel(self, seconds):
+        """Record a unit run in parallel; returns whether parallel still pays."""
+        self._since_reference += 1
+        if self.warmup > 0:
+            self.warmup -= 1
+            return True
+        if self._reference is None:
+            return True
+        self._times = (self._times + [seconds])[-self.window :]
+        return len(self._times) < self.window or statistics.median(self._times) <= self._reference
+
+
+class WindowTrainer:
+    """Trains a window (:meth:`CharRNN.loss_and_grads`) in parallel or not, for one fit.
+
+    In parallel means two processes, the streams split between them
+    (:class:`SplitBatch`), or else this process alone with
+    ``n_blas_threads`` BLAS threads. When that is more than one thread, every
+    50 windows two run serially (one process, one BLAS thread), to check that
+    parallel still pays; when it does not (another job took a core: two
+    OpenBLAS threads on a shared core wait for each other at every product,
+    and two processes at every window), training goes on serially. A fork
+    that fails means one process, with a warning. The weights are the same
+    to rounding either way, dropout masks included. Use as a context
+    manager.
+    """
+
+    def __init__(self, net, seq_length, n_streams, n_processes, n_blas_threads):
+        self._net, self._seq_length = net, seq_length
+        self._split = None
+        self._controller = ThreadpoolController()
+        self._serial_limit = None
+        if n_processes >= 2 and n_streams >= 2:
+            try:
+                self._split = SplitBatch(net, seq_length, n_streams)
+            except OSError as exc:
+                warnings.warn(
+                    f"The second training process could not be started ({exc}); training in one process.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        parallel = self._split is not None or n_blas_threads >= 2
+        self._pacer = Pacer(warmup=2, window=3, every=50, references=2) if parallel else None
+
+    @property
+    def n_processes(self):
+        return 1 if self._split is None else 2
+
+    def __call__(self, x, y, state, seeds=None):
+        """Fill ``net.grads`` for one window and return its loss; ``seeds``: the dropout generators' pair."""
+        rngs = None if seeds is None else [np.random.default_rng(s) for s in seeds]
+        if self._pacer is None:
+            return self._net.loss_and_grads(x, y, state, rngs)
+        timed = len(x) == self._seq_length  # an epoch's shorter last window is not compared
+        serial = timed and self._pacer.wants_reference()
+        tic = time.perf_counter()
+        if serial:
+            with self._controller.limit(limits=1, user_api="blas"):
+                loss = self._net.loss_and_grads(x, y, state, rngs)
+        elif self._split is not None:
+            loss = self._split.loss_and_grads(x, y, state, None if seeds is None else (rngs[0], seeds[1]))
+        else:
+            loss = self._net.loss_and_grads(x, y, state, rngs)
+        seconds = time.perf_counter() - tic
+        if serial:
+            self._pacer.reference(seconds)
+        elif timed and not self._pacer.parallel(seconds):
+            self._go_serial()
+        return loss
+
+    def _go_serial(self):
+        self._pacer = None
+        if self._split is not None:
+            self._split.close()
+            self._split = None
+        self._serial_limit = self._controller.limit(limits=1, user_api="blas")
+
+    def close(self):
+        if self._split is not None:
+            self._split.close()
+            self._split = None
+        if self._serial_limit is not None:
+            self._serial_limit.restore_original_limits()
+            self._serial_limit = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
