@@ -282,14 +282,14 @@ def run_torch_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_lengt
             "threads": torch.get_num_threads()}
 
 
-def run_torch_sample(vocab_size, *, hidden_size=256, n_chars=20000, threads=None, seed=0):
+def run_torch_sample(vocab_size, *, hidden_size=256, n_layers=1, n_chars=20000, threads=None, seed=0):
     """Sample one stream, one character at a time, from an (untrained) LSTM."""
     import torch
 
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
-    model = _torch_model(vocab_size, hidden_size).eval()
+    model = _torch_model(vocab_size, hidden_size, n_layers).eval()
     gen = torch.Generator().manual_seed(seed)
     out = np.empty(n_chars, dtype=np.int64)
     with torch.inference_mode():

@@ -1,4 +1,4 @@
-"""Speed and memory of skrnn's NumPy ``CharRNNGenerator`` against its peers (issue 2).
+"""Speed and memory of skrnn's NumPy ``CharRNNGenerator`` against its peers.
 
 Every measurement runs in its own subprocess (clean thread pools and a clean
 RSS), and the repeats are interleaved: repeat 1 of every case, then repeat 2,
@@ -15,18 +15,21 @@ Cases (``--cases`` picks a subset):
                     seq_length=40, optimizer="adagrad", learning_rate=0.1)``
                     at the estimator's default ``batch_size``
 ``skrnn_lstm256``   ``CharRNNGenerator(cell="lstm", hidden_size=256,
-                    batch_size=64, seq_length=100)``, Adam; ``_t1``: with the
-                    estimator's core limit forced to 1 (one process, one BLAS
-                    thread); ``_t2``: forced to 2 (the default on 2 cores: two
-                    processes, ``skrnn.rnn.split_batch``)
+                    batch_size=64, seq_length=100)``, Adam, default ``n_jobs``
+                    (one process); ``_t1``: under an outer
+                    ``threadpool_limits(1)`` (one process, one BLAS thread);
+                    ``_nj2``: ``n_jobs=2`` (two processes,
+                    ``skrnn.rnn.split_batch``)
 ``core_lstm256``    the same network timed below the estimator, in one
                     process with 2 BLAS threads (``skrnn.rnn.CharRNN`` +
                     ``Adam`` + clipping), diagnostic
 ``keras_lstm256``   Keras 3 / TensorFlow: one-hot -> LSTM(256) -> Dense(65),
                     stateful streams, Adam (``_xla``: ``jit_compile=True``)
 ``torch_lstm256``   PyTorch CPU: one-hot -> nn.LSTM(256) -> nn.Linear(65)
-``gen_*``           sampling one stream of characters (``gen_skrnn_default_1proc``:
-                    the default model with the two-process split turned off)
+``gen_*``           sampling one stream of characters (``_nj2``: ``n_jobs=2``;
+                    ``gen_torch_default``: PyTorch's 2 x 256 LSTM)
+``*_busy``          the same case while a busy loop occupies the second CPU
+                    (pinned to it), as when another job shares the machine
 ``memory``          bytes per encoded character, and peak RSS while fitting a
                     large synthetic corpus
 ==================  ==========================================================
@@ -93,10 +96,10 @@ QUICK_SHAPE = {"hidden": 32, "rnn_hidden": 50}
 
 ALL_CASES = [
     "minchar", "skrnn_rnn500", "skrnn_rnn500_b256",
-    "skrnn_lstm256", "skrnn_lstm256_t1", "skrnn_lstm256_t2", "core_lstm256",
+    "skrnn_lstm256", "skrnn_lstm256_t1", "skrnn_lstm256_nj2", "core_lstm256",
     "keras_lstm256", "keras_lstm256_xla", "torch_lstm256",
-    "gen_skrnn256", "gen_skrnn_default", "gen_torch256",
-    "gen_skrnn_default_1proc",
+    "gen_skrnn256", "gen_skrnn_default", "gen_skrnn_default_nj2", "gen_torch256", "gen_torch_default",
+    "skrnn_lstm256_busy", "skrnn_lstm256_nj2_busy", "gen_skrnn_default_busy", "gen_skrnn_default_nj2_busy",
     "memory",
 ]
 ONCE = {"memory", "keras_lstm256_xla", "skrnn_rnn500_b256"}  # measured in the first repeat only
@@ -198,18 +201,16 @@ def w_skrnn_rnn500(cfg, text, quick, batch_size=None):
     return _time_fit(params, cfg["skrnn_rnn_windows"], max(1, cfg["skrnn_rnn_windows"] // 6), text)
 
 
-def w_skrnn_lstm256(cfg, text, quick, threads=None):
+def w_skrnn_lstm256(cfg, text, quick, threads=None, n_jobs=None):
+    from threadpoolctl import threadpool_limits
+
     H = QUICK_SHAPE["hidden"] if quick else 256
     params = dict(cell="lstm", hidden_size=H, n_layers=1, batch_size=64, seq_length=100, optimizer="adam",
-                  dropout=0.0)
-    if threads is not None:
-        # fit() sets its own BLAS thread limit (CharRNNGenerator._n_blas_threads);
-        # override that hook here, for this measurement only.
-        from skrnn.char_rnn import CharRNNGenerator
-
-        CharRNNGenerator._n_blas_threads = staticmethod(lambda: threads)
-    out = _time_fit(params, cfg["skrnn_lstm_windows"], max(1, cfg["skrnn_lstm_windows"] // 6), text)
+                  dropout=0.0, n_jobs=n_jobs)
+    with threadpool_limits(limits=threads):  # None: no limit
+        out = _time_fit(params, cfg["skrnn_lstm_windows"], max(1, cfg["skrnn_lstm_windows"] // 6), text)
     out["blas_threads"] = threads or "estimator default"
+    out["n_jobs"] = n_jobs
     return out
 
 
@@ -245,13 +246,10 @@ def _fitted_for_sampling(params, text, seconds):
     return est
 
 
-def w_gen_skrnn(cfg, text, quick, default_size=False, one_process=False):
+def w_gen_skrnn(cfg, text, quick, default_size=False, n_jobs=None):
     params = {} if default_size else dict(cell="lstm", hidden_size=QUICK_SHAPE["hidden"] if quick else 256, n_layers=1)
     est = _fitted_for_sampling(params, text, cfg["sample_fit_time"])
-    if one_process:  # the sampling loop as before skrnn.rnn.split_step (comparison)
-        import skrnn.char_rnn as cr
-
-        cr._SPLIT_SAMPLING_MIN_CHARS = float("inf")
+    est.set_params(n_jobs=n_jobs)
     n = cfg["gen_chars"]
     est.sample(200, random_state=1)  # warm-up: buffers for one stream
     t0 = time.perf_counter()
@@ -260,8 +258,7 @@ def w_gen_skrnn(cfg, text, quick, default_size=False, one_process=False):
     sample = out[0] if isinstance(out, (list, tuple)) else out
     p = est.get_params()
     return {"chars_per_s": n / dt, "chars": n, "seconds": dt, "sample_len": len(sample),
-            "cell": p["cell"], "hidden_size": p["hidden_size"], "n_layers": p["n_layers"],
-            "two_processes": est._split_sampling(n)}
+            "cell": p["cell"], "hidden_size": p["hidden_size"], "n_layers": p["n_layers"], "n_jobs": n_jobs}
 
 
 # -- peer workers ---------------------------------------------------------------
@@ -294,11 +291,31 @@ def w_torch(cfg, text, quick):
                           measure_steps=cfg["torch_steps"])
 
 
-def w_gen_torch(cfg, text, quick):
+def w_gen_torch(cfg, text, quick, n_layers=1):
     from _peers_char import run_torch_sample
 
     H = QUICK_SHAPE["hidden"] if quick else 256
-    return run_torch_sample(65, hidden_size=H, n_chars=cfg["gen_chars"])
+    return run_torch_sample(65, hidden_size=H, n_layers=n_layers, n_chars=cfg["gen_chars"])
+
+
+def busy(worker):
+    """``worker`` run while a busy loop occupies the last CPU (pinned there), then stopped."""
+    import subprocess
+
+    def run(cfg, text, quick):
+        cpus = sorted(os.sched_getaffinity(0))
+        loop = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{cpus[-1]}}})\n"
+                                 "while True: pass"])
+        try:
+            time.sleep(0.2)
+            out = worker(cfg, text, quick)
+        finally:
+            loop.kill()
+            loop.wait()
+        out["busy_cpu"] = cpus[-1]
+        return out
+
+    return run
 
 
 # -- memory ----------------------------------------------------------------------
@@ -415,17 +432,20 @@ WORKERS = {
     "skrnn_rnn500_b256": lambda c, t, q: w_skrnn_rnn500(c, t, q, batch_size=256),
     "skrnn_lstm256": w_skrnn_lstm256,
     "skrnn_lstm256_t1": lambda c, t, q: w_skrnn_lstm256(c, t, q, threads=1),
-    "skrnn_lstm256_t2": lambda c, t, q: w_skrnn_lstm256(c, t, q, threads=2),
+    "skrnn_lstm256_nj2": lambda c, t, q: w_skrnn_lstm256(c, t, q, n_jobs=2),
     "core_lstm256": w_core_lstm256,
     "keras_lstm256": w_keras,
     "keras_lstm256_xla": lambda c, t, q: w_keras(c, t, q, xla=True),
     "torch_lstm256": w_torch,
     "gen_skrnn256": w_gen_skrnn,
     "gen_skrnn_default": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True),
-    "gen_skrnn_default_1proc": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True, one_process=True),
+    "gen_skrnn_default_nj2": lambda c, t, q: w_gen_skrnn(c, t, q, default_size=True, n_jobs=2),
     "gen_torch256": w_gen_torch,
+    "gen_torch_default": lambda c, t, q: w_gen_torch(c, t, q, n_layers=2),
     "memory": w_memory,
 }
+for _case in ("skrnn_lstm256", "skrnn_lstm256_nj2", "gen_skrnn_default", "gen_skrnn_default_nj2"):
+    WORKERS[f"{_case}_busy"] = busy(WORKERS[_case])
 
 
 def run_worker(case, quick):
@@ -492,12 +512,16 @@ def summarize(runs, quick):
         checks.append({"check": name, "value": value, "bar": abs(bar), "unit": unit, "pass": ok})
 
     check("skrnn rnn500 / original min-char-rnn", ratio("skrnn_rnn500", "minchar"), 50, "x")
-    check("skrnn LSTM-256 chars/s (fresh fit, start-up included)", m("skrnn_lstm256"), 30000, "chars/s")
     if keras_best:
         # Like for like: both after start-up (Keras after its warm-up steps, skrnn in its second epoch).
-        check(f"skrnn LSTM-256 steady / Keras ({keras_best})", steady_ratio("skrnn_lstm256", keras_best), 1.5, "x")
-    check("skrnn sampling, 1 stream, hidden 256 (1 layer)", m("gen_skrnn256"), 10000, "chars/s")
-    check("skrnn sampling, 1 stream, default model (256 x 2 layers)", m("gen_skrnn_default"), 10000, "chars/s")
+        check(f"skrnn LSTM-256 steady / Keras ({keras_best})", steady_ratio("skrnn_lstm256", keras_best), 1.3, "x")
+    check("skrnn LSTM-256 steady / PyTorch", steady_ratio("skrnn_lstm256", "torch_lstm256"), 1.0, "x")
+    check("skrnn LSTM-256 n_jobs=2 steady / PyTorch", steady_ratio("skrnn_lstm256_nj2", "torch_lstm256"), 1.3, "x")
+    check("skrnn sampling, default model / PyTorch 2 x 256", ratio("gen_skrnn_default", "gen_torch_default"), 2.0,
+          "x")
+    check("busy CPU: LSTM-256 n_jobs=2 / n_jobs=1", ratio("skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"), 0.9, "x")
+    check("busy CPU: sampling n_jobs=2 / n_jobs=1", ratio("gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"),
+          0.9, "x")
     mem = [r for r in runs.get("memory", []) if "error" not in r]
     if mem:
         check("encoded corpus bytes/char", mem[0]["encoded_bytes_per_char"], -2, "B/char")
@@ -510,9 +534,15 @@ def summarize(runs, quick):
         "skrnn_lstm256/core_lstm256 (steady)": steady_ratio("skrnn_lstm256", "core_lstm256"),
         "skrnn_lstm256/keras_lstm256 (fresh fit)": ratio("skrnn_lstm256", "keras_lstm256"),
         "skrnn_lstm256/torch_lstm256 (fresh fit)": ratio("skrnn_lstm256", "torch_lstm256"),
-        "skrnn_lstm256_t1/skrnn_lstm256_t2": ratio("skrnn_lstm256_t1", "skrnn_lstm256_t2"),
+        "skrnn_lstm256_nj2/keras_lstm256 (steady)": steady_ratio("skrnn_lstm256_nj2", "keras_lstm256"),
+        "skrnn_lstm256_nj2/torch_lstm256 (steady)": steady_ratio("skrnn_lstm256_nj2", "torch_lstm256"),
+        "skrnn_lstm256_nj2/skrnn_lstm256 (fresh fit)": ratio("skrnn_lstm256_nj2", "skrnn_lstm256"),
+        "skrnn_lstm256_t1/skrnn_lstm256 (fresh fit)": ratio("skrnn_lstm256_t1", "skrnn_lstm256"),
         "gen_skrnn256/gen_torch256": ratio("gen_skrnn256", "gen_torch256"),
-        "gen_skrnn_default/gen_skrnn_default_1proc": ratio("gen_skrnn_default", "gen_skrnn_default_1proc"),
+        "gen_skrnn_default/gen_torch_default": ratio("gen_skrnn_default", "gen_torch_default"),
+        "gen_skrnn_default_nj2/gen_skrnn_default": ratio("gen_skrnn_default_nj2", "gen_skrnn_default"),
+        "busy: skrnn_lstm256_nj2/skrnn_lstm256": ratio("skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"),
+        "busy: gen_skrnn_default_nj2/gen_skrnn_default": ratio("gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"),
     }
     return med, checks, ratios
 
