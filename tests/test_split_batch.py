@@ -220,3 +220,11 @@ def test_a_daemonic_process_fits_and_samples_alone():
     proc.start()
     assert receive.recv() == (False, 2500)
     proc.join()
+
+
+def test_fewer_than_two_allowed_cpus_means_one_process(trainers, monkeypatch):
+    # joblib counts the CPUs of the affinity mask and of a cgroup quota (--cpus=1 in a container).
+    monkeypatch.setattr(joblib, "cpu_count", lambda *args, **kwargs: 1)
+    CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=2).fit(TEXT)
+    CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=-1).fit(TEXT)
+    assert trainers == []
