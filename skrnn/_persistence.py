@@ -13,7 +13,9 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
+import threading
 from pathlib import Path
 
 __all__ = [
@@ -34,8 +36,9 @@ __all__ = [
 FORMAT_VERSION = 1
 CONFIG_FILE = "estimator.json"
 _PICKLE_KEY = "_skrnn_format_version"
-# The files a save folder may hold: a folder with nothing else is safe to replace.
-_SAVE_FILES = {CONFIG_FILE, "model.keras", "weights.npz"}
+# The files a save folder may hold: a folder with nothing else, and a skrnn
+# header in its CONFIG_FILE, is an earlier save and safe to replace.
+_SAVE_FILES = {CONFIG_FILE, "model.keras", "ngrams.npz", "weights.npz"}
 
 
 class IncompatibleFileError(ValueError):
@@ -54,31 +57,49 @@ def atomic_directory(path):
 
     The temporary folder is a sibling of ``path`` (same file system, so the
     final move is a rename). On an exception it is deleted and ``path`` is left
-    as it was. A folder already at ``path`` is moved aside first and deleted
-    after the new one is in place.
+    as it was. A folder already at ``path`` is moved aside first, put back if
+    the new one cannot take its place, and deleted after it has. The new
+    folder gets the mode of the one it replaces, else the usual mode of a new
+    folder under the umask (``mkdtemp`` alone would make it private).
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     _check_replaceable(path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_dir() else 0o777 & ~_umask()
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    old = None
     try:
+        os.chmod(tmp, mode)
         yield tmp
         for file in tmp.rglob("*"):  # data on disk before the rename makes it visible
             if file.is_file():
                 with open(file, "rb") as fh:
                     os.fsync(fh.fileno())
-        old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=parent))
             os.replace(path, old / path.name)
         os.replace(tmp, path)
     except BaseException:
+        if old is not None and not path.exists():  # the earlier save goes back in place
+            os.replace(old / path.name, path)
+            shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_folder(parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_umask_lock = threading.Lock()
+
+
+def _umask():
+    """The process's umask (reading it means setting it: briefly, under a lock)."""
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def _fsync_folder(folder):
@@ -105,17 +126,33 @@ def _check_replaceable(path):
         return
     if not path.is_dir():
         raise ValueError(f"{path} exists and is not a folder: choose another path or remove the file.")
-    if {entry.name for entry in path.iterdir()} <= _SAVE_FILES:  # empty, or only a save's files (maybe damaged)
+    names = {entry.name for entry in path.iterdir()}
+    if not names:
         return
     try:
-        found = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")).get("format", "")
-    except (OSError, ValueError, AttributeError):
-        found = ""
-    if not (isinstance(found, str) and found.startswith("skrnn.")):
+        header = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        header = None
+    if not (names <= _SAVE_FILES and _is_skrnn_header(header)):
         raise ValueError(
-            f"{path} is a non-empty folder that does not hold a saved skrnn estimator; saving replaces the "
-            "whole folder, so it refuses. Choose a new or empty folder, or remove this one first."
+            f"{path} is a non-empty folder that does not hold a saved skrnn estimator (only a folder whose "
+            f"{CONFIG_FILE} has a skrnn header, next to its weights, is replaced); saving replaces the whole "
+            "folder, so it refuses and leaves the files as they are. Choose a new or empty folder, or remove "
+            "this one first."
         )
+
+
+def _is_skrnn_header(config):
+    return (
+        isinstance(config, dict)
+        and isinstance(config.get("format"), str)
+        and config["format"].startswith("skrnn.")
+        and _is_format_version(config.get("format_version"))
+    )
+
+
+def _is_format_version(version):
+    return isinstance(version, int) and not isinstance(version, bool) and version >= 1
 
 
 def file_header(estimator):
@@ -136,7 +173,9 @@ def check_file_header(config, cls, source):
             f"{source} was not written by {cls.__name__}.save (its format is {found!r}, expected {expected!r})."
         )
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_format_version(version):
+        raise IncompatibleFileError(f"{source} has format_version {version!r}, not a version number; the save is damaged.")
+    if version > FORMAT_VERSION:
         raise IncompatibleFileError(
             f"{source} uses file format {version!r}, written by skrnn {config.get('skrnn_version', '?')}; this is "
             f"skrnn {_skrnn_version()}, which reads format {FORMAT_VERSION} and older. Upgrade skrnn to load it."
@@ -171,7 +210,7 @@ def add_pickle_header(state):
 def check_pickle_header(state, cls):
     """Check and remove the format version from a ``__setstate__`` dict."""
     version = state.pop(_PICKLE_KEY, FORMAT_VERSION)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_format_version(version) or version > FORMAT_VERSION:
         raise IncompatibleFileError(
             f"This pickled {cls.__name__} uses skrnn state format {version!r}; this is skrnn "
             f"{_skrnn_version()}, which reads format {FORMAT_VERSION} and older. Upgrade skrnn to load it."

@@ -33,7 +33,7 @@ from ._persistence import (
     read_config,
     write_config,
 )
-from .rnn import OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
+from .rnn import CELLS, OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
 from .rnn.sampling import sample_ids
 from .text import CharVocabulary, check_documents
 
@@ -1121,7 +1121,7 @@ class CharRNNGenerator(BaseEstimator):
         try:
             with np.load(weights_file, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise IncompatibleFileError(f"{weights_file} cannot be read ({exc}); the save is damaged.") from None
         try:
             return cls(**config["params"])._restore_saved(config, arrays)
@@ -1136,6 +1136,14 @@ class CharRNNGenerator(BaseEstimator):
         dtype = np.dtype(net_config["dtype"])
         if dtype.kind != "f":
             raise ValueError(f"the weights' dtype is {dtype}, expected a float dtype")
+        cell, hidden_size, n_layers = net_config["cell"], net_config["hidden_size"], net_config["n_layers"]
+        if cell not in CELLS or not all(_is_int(v) and v >= 1 for v in (hidden_size, n_layers)):
+            raise ValueError(f"the network is {net_config}, not a cell with positive integer sizes")
+        # Checked before anything is allocated: the shape must be the one of the saved weights.
+        expected = CharRNN.count_params(len(config["vocabulary"]), hidden_size, n_layers, cell)
+        if arrays["params"].size != expected:
+            raise ValueError(f"a {n_layers} x {cell} {hidden_size} network has {expected} parameters, the saved "
+                             f"weights {arrays['params'].size}")
         self._vocab = CharVocabulary(config["vocabulary"])
         self.classes_ = _classes_array(self._vocab.chars)
         self.n_classes_ = len(self.classes_)

@@ -539,14 +539,14 @@ def test_damaged_saves_are_refused_without_running_code(fitted, tmp_path):
     with pytest.raises(IncompatibleFileError, match="not valid JSON"):
         CharRNNGenerator.load(path)
 
-    path = fitted.save(tmp_path / "m")
+    path = fitted.save(tmp_path / "m2")  # a damaged save is not replaced: a new folder each time
     edit_config(path, optimizer={"name": "adam", "scalars": {"step": 1}})  # would shadow a method
     with pytest.raises(IncompatibleFileError, match="the optimizer has no number 'step'"):
         CharRNNGenerator.load(path)
 
-    path = fitted.save(tmp_path / "m")
+    path = fitted.save(tmp_path / "m3")
     np.savez(path / "weights.npz", params=np.zeros(3, np.float32), char_frequencies=fitted.char_frequencies_)
-    with pytest.raises(IncompatibleFileError, match=r"saved params has shape \(3,\)"):
+    with pytest.raises(IncompatibleFileError, match=r"parameters, the saved weights 3"):
         CharRNNGenerator.load(path)
 
     ran = []
@@ -555,7 +555,7 @@ def test_damaged_saves_are_refused_without_running_code(fitted, tmp_path):
         def __reduce__(self):
             return (ran.append, ("code ran",))
 
-    path = fitted.save(tmp_path / "m")
+    path = fitted.save(tmp_path / "m4")
     np.savez(path / "weights.npz", params=np.array([Payload()], dtype=object))
     with pytest.raises(IncompatibleFileError, match="allow_pickle=False"):
         CharRNNGenerator.load(path)

@@ -15,6 +15,8 @@ and back, each layer's backward pass taking the whole window at once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .cells import CELLS
@@ -64,11 +66,21 @@ class CharRNN:
             layer_cls(self.n_symbols if i == 0 else self.hidden_size, self.hidden_size, lookup=(i == 0), dtype=self.dtype)
             for i in range(self.n_layers)
         ]
-        self.n_params = sum(layer.n_params() for layer in self.layers) + (self.hidden_size + 1) * self.n_symbols
+        self.n_params = self.count_params(self.n_symbols, self.hidden_size, self.n_layers, cell)
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.grads = np.zeros(self.n_params, dtype=self.dtype)
         self._bind()
         self._workspaces = {}
+
+    @staticmethod
+    def count_params(n_symbols, hidden_size, n_layers, cell):
+        """Parameters of a network of this shape, computed without allocating it."""
+        layer_cls = CELLS[cell]
+        count = (hidden_size + 1) * n_symbols
+        for i in range(n_layers):
+            layer = layer_cls(n_symbols if i == 0 else hidden_size, hidden_size, lookup=(i == 0))
+            count += sum(math.prod(shape) for _, shape in layer.param_shapes())
+        return count
 
     # -- parameters ---------------------------------------------------------
     def _bind(self):
