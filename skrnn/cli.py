@@ -122,8 +122,8 @@ def build_parser():
             "The dataset 'tinyshakespeare' is read from the data folder (--data-home,\n"
             "else $SKRNN_DATA, else ~/skrnn_data) and downloaded there (1.1 MB) when\n"
             "missing.\n\n"
-            "Example: skrnn generate tinyshakespeare --max-time 600 --save results/shakespeare-model\n"
-            "         skrnn generate results/shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
+            "Example: skrnn generate tinyshakespeare --max-time 600 --save shakespeare-model\n"
+            "         skrnn generate shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
         ),
     )
     generate.add_argument(
