@@ -7,8 +7,10 @@ prediction speed on the 25,000 test reviews. Prints a table and writes
 ``imdb_comparison.{json,csv,png}`` to ``--output-dir``. This is what
 ``skrnn compare`` runs.
 
-Run time on 2 CPU cores: about 10-12 minutes (almost all of it the LSTM's fit);
-``--quick`` (1,000 / 1,000 reviews, a small LSTM, 6 short epochs) well under a minute.
+Run time on 2 CPU cores: see "The main job" in the README (almost all of it
+the LSTM's fit; each run records its own ``total_time_s`` in
+``imdb_comparison.json``); ``--quick`` (1,000 / 1,000 reviews, a small LSTM)
+under a minute.
 """
 
 import argparse
