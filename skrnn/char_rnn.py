@@ -137,9 +137,9 @@ class CharRNNGenerator(BaseEstimator):
         Parallel streams. Clipped, with a warning, when the training text is
         too short to give every stream a full window.
     optimizer : {"adam", "adagrad"}, default="adam"
-        Adam, or Adagrad as in min-char-rnn. min-char-rnn's Adagrad step of
-        0.1 diverges on batch-averaged gradients (measured: vanilla RNN 500,
-        batch 64, windows of 40); about ``learning_rate=0.01`` trains.
+        Adam, or Adagrad as in min-char-rnn. With Adagrad use a step of about
+        ``learning_rate=0.01``: min-char-rnn's 0.1 can diverge on
+        batch-averaged gradients.
     learning_rate : float, default=2e-3
         Step size of the first epoch.
     lr_decay : float, default=0.9
@@ -993,11 +993,10 @@ class CharRNNGenerator(BaseEstimator):
     def _split_training(self, n_streams):
         """Whether a window is big enough to train on two processes, half the streams each.
 
-        :mod:`skrnn.rnn.split_batch`; used when ``n_jobs`` allows two. A
-        window must repay a message each way (measured on 2 cores: 50 x 16
-        streams of an LSTM-32 ran 0.6x as fast on two processes, 50 x 32 of
-        an LSTM-64 1.4x).
+        :mod:`skrnn.rnn.split_batch`; used when ``n_jobs`` allows two.
         """
+        # A window must repay a message each way: on 2 cores, 50 x 16 streams
+        # of an LSTM-32 ran 0.6x as fast on two processes, 50 x 32 of an LSTM-64 1.4x.
         work = self.seq_length * n_streams * self.hidden_size * self.n_layers
         return n_streams >= _SPLIT_TRAINING_MIN_STREAMS and work >= _SPLIT_TRAINING_MIN_WORK
 
