@@ -756,17 +756,18 @@ class CharRNNGenerator(BaseEstimator):
         state = net.zero_state(S)
         last = len(ids) - 1
         total, count = 0.0, 0
-        for a in range(0, R, T):
-            steps = np.arange(a, min(a + T, R))
-            pos = begin[None, :] + steps[:, None]  # (T, S) input positions
-            scored = pos < last
-            if S > 1:
-                scored[:, 1:] &= steps[:, None] >= W
-            x = ids[np.minimum(pos, last)].astype(np.intp)
-            y = ids[np.minimum(pos + 1, last)].astype(np.intp)
-            logp = net.log_likelihood(x, y, state)
-            total += float(logp[scored].sum(dtype=np.float64))
-            count += int(scored.sum())
+        with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, parallel.ThreadChooser(n_threads) as run:
+            for a in range(0, R, T):
+                steps = np.arange(a, min(a + T, R))
+                pos = begin[None, :] + steps[:, None]  # (T, S) input positions
+                scored = pos < last
+                if S > 1:
+                    scored[:, 1:] &= steps[:, None] >= W
+                x = ids[np.minimum(pos, last)].astype(np.intp)
+                y = ids[np.minimum(pos + 1, last)].astype(np.intp)
+                logp = run(x.size, net.log_likelihood, x, y, state)
+                total += float(logp[scored].sum(dtype=np.float64))
+                count += int(scored.sum())
         return total, count
 
     # ------------------------------------------------------------- prediction
@@ -788,11 +789,12 @@ class CharRNNGenerator(BaseEstimator):
         for a in range(0, n, _PREDICT_CHUNK):
             rows = slice(a, min(a + _PREDICT_CHUNK, n))
             logits = buffer[: rows.stop - a]
-            with parallel.blas_limit(parallel.n_blas_threads()):
-                self._final_logits(net, ids, starts[rows], lengths[rows], logits)
+            with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, \
+                    parallel.ThreadChooser(n_threads) as run:
+                self._final_logits(net, run, ids, starts[rows], lengths[rows], logits)
             yield rows, logits
 
-    def _final_logits(self, net, ids, starts, lengths, out):
+    def _final_logits(self, net, run, ids, starts, lengths, out):
         """Fill ``out[i]`` with the logits after the ``lengths[i]`` ids from ``ids[starts[i]]``.
 
         Documents of similar length run side by side, one window of
@@ -819,7 +821,7 @@ class CharRNNGenerator(BaseEstimator):
                 # Past its end a document reads on into the next one: those
                 # outputs are never used, and every stream keeps one shape.
                 x = ids[np.minimum(first[None, :] + steps[:, None], last)].astype(np.intp)
-                top = net.forward(x, state)
+                top = run(x.size, net.forward, x, state)
                 ends = np.flatnonzero((lens > a) & (lens <= a + len(steps)))
                 if len(ends):
                     out[group[ends]] = net.logits(top[lens[ends] - 1 - a, ends])

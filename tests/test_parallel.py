@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skrnn import CharRNNGenerator
 from skrnn.rnn import _fork, split_step
-from skrnn.rnn.parallel import Pacer
+from skrnn.rnn.parallel import Pacer, ThreadChooser
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 CONTEXTS = [TEXT[i : i + 1 + i % 40] for i in range(500)]
@@ -91,6 +92,25 @@ def test_pacer_keeps_parallel_while_it_pays_and_drops_it_when_it_does_not():
     pacer.reference(2.0)
     assert pacer.parallel(2.5) and pacer.parallel(1.0)  # a median of 3 is needed
     assert not pacer.parallel(2.5)  # median 2.5 > 2.0
+
+
+def _blas_threads():
+    return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("two_are_faster", [True, False])
+def test_thread_chooser_keeps_the_faster_thread_count(two_are_faster):
+    def unit():  # stands for a product that runs slower or faster on two BLAS threads
+        n = _blas_threads()
+        time.sleep(0.004 / n if two_are_faster else 0.004 * n)
+        return n
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with ThreadChooser(2) as run:
+            used = [run(1, unit) for _ in range(10)]
+        assert _blas_threads() == 2  # the limit in force is restored
+    assert used[:3] == [2, 1, 1]  # a warm-up unit, then two references on one thread
+    assert used[-3:] == ([2, 2, 2] if two_are_faster else [1, 1, 1])
 
 
 # --------------------------------------------------------- process hygiene

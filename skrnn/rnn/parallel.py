@@ -28,7 +28,7 @@ from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limi
 from . import _fork
 from .split_batch import SplitBatch
 
-__all__ = ["Pacer", "WindowTrainer", "blas_limit", "n_blas_threads", "n_processes"]
+__all__ = ["Pacer", "ThreadChooser", "WindowTrainer", "blas_limit", "n_blas_threads", "n_processes"]
 
 
 def n_processes(n_jobs):
@@ -60,24 +60,28 @@ def n_blas_threads():
 _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limiter = None
+_blas_threads = None
 
 
 @contextlib.contextmanager
 def blas_limit(n_threads):
     """Limit BLAS to ``n_threads`` threads in the block; calls overlapping in other threads share one limit.
 
-    ``threadpoolctl``'s limits are process-wide: nested from several
-    threads, each restoring what it found on entry could leave a stale limit
-    behind. Here the first call in sets the limit and the last one out
-    restores the original. The results do not depend on the thread count.
+    Yields the limit in force. ``threadpoolctl``'s limits are process-wide:
+    nested from several threads, each restoring what it found on entry could
+    leave a stale limit behind. Here the first call in sets the limit and the
+    last one out restores the original. The results do not depend on the
+    thread count.
     """
-    global _blas_users, _blas_limiter
+    global _blas_users, _blas_limiter, _blas_threads
     with _blas_lock:
         if _blas_users == 0:
             _blas_limiter = threadpool_limits(limits=n_threads, user_api="blas")
+            _blas_threads = n_threads
         _blas_users += 1
+        in_force = _blas_threads
     try:
-        yield
+        yield in_force
     finally:
         with _blas_lock:
             _blas_users -= 1
@@ -127,6 +131,51 @@ class Pacer:
             return True
         self._times = (self._times + [seconds])[-self.window :]
         return len(self._times) < self.window or statistics.median(self._times) <= self._reference
+
+
+class ThreadChooser:
+    """Runs units of work with the BLAS threads in force, or with one when that is faster.
+
+    For inference (``predict``, ``score``): the first units alternate
+    between the two, timed per unit of ``work``; the faster is kept, and a
+    parallel form that turns slower later (another job took a core) is
+    dropped. Use as a context manager; each call is
+    ``chooser(work, function, *args)``.
+    """
+
+    def __init__(self, n_threads):
+        self._controller = ThreadpoolController()
+        self._pacer = Pacer(warmup=1, window=3, references=2) if n_threads > 1 else None
+        self._serial_limit = None
+
+    def __call__(self, work, function, *args):
+        if self._pacer is None:
+            return function(*args)
+        serial = self._pacer.wants_reference()
+        tic = time.perf_counter()
+        if serial:
+            with self._controller.limit(limits=1, user_api="blas"):
+                out = function(*args)
+        else:
+            out = function(*args)
+        seconds = (time.perf_counter() - tic) / max(work, 1)
+        if serial:
+            self._pacer.reference(seconds)
+        elif not self._pacer.parallel(seconds):
+            self._pacer = None
+            self._serial_limit = self._controller.limit(limits=1, user_api="blas")
+        return out
+
+    def close(self):
+        if self._serial_limit is not None:
+            self._serial_limit.restore_original_limits()
+            self._serial_limit = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class WindowTrainer:
