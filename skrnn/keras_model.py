@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 __all__ = [
+    "EpochProgress",
     "MaskedSequencePooling",
     "NonFiniteLossGuard",
     "TrainingMonitor",
@@ -478,6 +479,31 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """A progress bar for one epoch, titled ``"Epoch n/N"`` (the estimator's ``verbose=2``).
+
+    Keras's own bar estimates the remaining time from the first step, which
+    includes tracing the training function, and so shows an ETA of an hour at
+    first. This bar starts after that step: its estimate comes from real steps.
+    """
+
+    def __init__(self, title, steps):
+        super().__init__()
+        self.title = title
+        self.steps = int(steps)
+        self._bar = None
+
+    def on_train_begin(self, logs=None):
+        print(self.title, flush=True)
+        self._bar = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is None:
+            self._bar = keras.utils.Progbar(self.steps, stateful_metrics=["loss", "accuracy"])
+        values = [(k, float(v)) for k, v in (logs or {}).items() if k in ("loss", "accuracy")]
+        self._bar.update(batch + 1, values=values)
+
+
 class TrainingMonitor:
     """Record per-epoch metrics, print one line per epoch, stop early.
 
@@ -598,6 +624,9 @@ def _repair_optimizer(model):
 def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbose=0, callbacks=None):
     """Train ``model`` epoch by epoch on ``train`` (a :class:`BucketedBatches`).
 
+    With ``keras_verbose``, each epoch shows an :class:`EpochProgress` bar
+    titled with the epoch's number (counted as ``monitor`` counts).
+
     Each epoch is one ``Model.fit`` call, so that an optimizer with a weight
     moving average swaps the average in before the validation loss is
     measured (on ``validation``, a :class:`BucketedBatches` with targets).
@@ -627,7 +656,12 @@ def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbos
             train_ds = train.dataset()  # a new shuffle every epoch
             last_good = model.get_weights()
             guard.reset()
-            history = model.fit(train_ds, epochs=1, verbose=keras_verbose, shuffle=False, callbacks=callbacks)
+            epoch_callbacks = callbacks
+            if keras_verbose:
+                n = monitor.first_epoch + epoch + 1
+                total = f"/{monitor.first_epoch + monitor.total_epochs}" if monitor.total_epochs else ""
+                epoch_callbacks = [*callbacks, EpochProgress(f"Epoch {n}{total}", len(train))]
+            history = model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=epoch_callbacks)
             logs = {k: v[-1] for k, v in history.history.items()}
             bad = None
             if guard.value is not None:

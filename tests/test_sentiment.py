@@ -105,6 +105,12 @@ def test_get_set_params_and_clone(fitted):
         {"max_features": 2},
         {"bigram_buckets": 1},
         {"ema_momentum": 1.0},
+        {"paths": "cnn"},
+        {"ngram_range": (0, 2)},
+        {"ngram_range": (3, 1)},
+        {"ngram_range": "1-3"},
+        {"ngram_C": 0.0},
+        {"max_iter": "many"},
     ],
 )
 def test_invalid_parameters_raise_in_fit(params, reviews):
@@ -330,6 +336,85 @@ def test_partial_fit(reviews):
         clf.partial_fit(X[:4], [0, 1, 2, 1])
 
 
+# ------------------------------------------------------------- the two paths
+@pytest.mark.parametrize("paths", ["lstm", "ngrams"])
+def test_each_path_alone(paths, reviews, tmp_path):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**{**TINY, "paths": paths}).fit(X, y)
+    assert clf.paths_ == paths
+    assert (clf.model_ is None) == (paths == "ngrams")
+    assert (clf.ngram_coef_ is None) == (paths == "lstm")
+    assert (clf.combiner_ is None) == (paths == "lstm")
+    assert clf.score(X, y) > 0.9
+    proba = clf.predict_proba(X)
+    again = LSTMSentimentClassifier.load(clf.save(tmp_path / paths))
+    np.testing.assert_allclose(again.predict_proba(X), proba, rtol=1e-6)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba, rtol=1e-6)
+
+
+def test_combined_model_uses_both_paths(fitted, reviews):
+    X, y = reviews
+    assert fitted.paths_ == "both"
+    assert fitted.combiner_.coef_.shape == (1, 2)  # the LSTM's log-odds, the n-gram score
+    assert fitted.ngram_C_ in (0.1, 0.3, 1.0, 3.0, 10.0)
+    fixed = LSTMSentimentClassifier(**{**TINY, "ngram_C": 2.0}).fit(X, y)
+    assert fixed.ngram_C_ == 2.0
+
+
+def test_ngram_path_reads_ids_as_words():
+    X, y = make_reviews(120)
+    clf = LSTMSentimentClassifier(**{**TINY, "paths": "ngrams"}).fit(X, y)
+    ids = [clf_ids for clf_ids in LSTMSentimentClassifier(**TINY).fit(X, y).tokenizer_.encode(X)]
+    on_ids = LSTMSentimentClassifier(**{**TINY, "paths": "ngrams"}).fit(ids, y)
+    assert on_ids.input_kind_ == "ids" and on_ids.score(ids, y) > 0.9
+    assert clf.score(X, y) > 0.9
+
+
+def test_default_lstm_can_use_cudnn():
+    """Keras runs an LSTM with cuDNN on a GPU only if these hold (checked here on CPU)."""
+    from keras.src.backend.tensorflow.rnn import _do_lstm_arguments_support_cudnn, _is_sequence_right_padded
+
+    from skrnn import keras_model
+
+    clf = LSTMSentimentClassifier()
+    clf.classes_, clf.tokenizer_ = np.array([0, 1]), None
+    model = clf._build_model(seed=0)
+    lstms = [layer for layer in model.layers if type(layer).__name__ == "LSTM"]
+    assert lstms
+    for layer in lstms:
+        assert layer.recurrent_dropout == 0 and layer.use_cudnn in ("auto", True)
+        assert _do_lstm_arguments_support_cudnn(
+            layer.cell.activation, layer.cell.recurrent_activation, layer.unroll, layer.cell.use_bias
+        )
+    # Masks of the batches the estimator feeds are right-padded (real tokens first).
+    batch = next(iter(keras_model.BucketedBatches([np.array([3, 4, 5]), np.array([6])], batch_size=2)))
+    assert bool(_is_sequence_right_padded(batch != 0))
+
+
+def test_small_data_fit_uses_small_sizes():
+    """8,000 short sentences: the embedding follows the vocabulary, epochs follow the data size."""
+    X, y = make_reviews(8000, seed=3)
+    clf = LSTMSentimentClassifier(random_state=0).fit(X, y)
+    n_words = len(clf.tokenizer_.vocabulary)
+    assert clf.model_.get_layer("token_embedding").input_dim == n_words + 2 < 100
+    assert clf.n_iter_ == 3  # about 20,000 documents seen: 3 passes over the 7,200 training ones
+    X_new, y_new = make_reviews(400, seed=4)
+    assert clf.score(X_new, y_new) > 0.95
+
+
+def test_partial_fit_trains_the_lstm_path(reviews):
+    X, y = reviews
+    clf = LSTMSentimentClassifier(**TINY).partial_fit(X, y, classes=[0, 1])
+    assert clf.paths_ == "lstm" and clf.combiner_ is None and clf.ngram_coef_ is None
+
+
+def test_verbose_2_titles_each_epoch(reviews, capsys):
+    X, y = reviews
+    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 2}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+
+
 # ------------------------------------------------------------------ verbose
 def test_verbose_1_prints_one_line_per_epoch(reviews, capsys):
     X, y = reviews
@@ -400,7 +485,7 @@ def test_save_and_load_without_pickle(tmp_path):
         **{**TINY, "max_iter": 1, "class_weight": {"neg": 1.0, "pos": 2.0}, "ema_momentum": 0.9}
     ).fit(X, y)
     path = clf.save(tmp_path / "saved")
-    assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras"]
+    assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras", "ngrams.npz"]
     config = json.loads((path / "estimator.json").read_text())
     assert config["classes"] == ["neg", "pos"] and config["tokenizer"]["words"]
     again = LSTMSentimentClassifier.load(path)
