@@ -80,18 +80,22 @@ def test_two_threads_train_two_models_as_one_would(shared_model):
 # ------------------------------------------------------------------- pacing
 def test_pacer_keeps_parallel_while_it_pays_and_drops_it_when_it_does_not():
     pacer = Pacer(warmup=2, window=3, every=10, references=2)
-    assert not pacer.wants_reference() and pacer.parallel(9.0) and pacer.parallel(9.0)  # warm-up: not timed
     assert pacer.wants_reference()
     pacer.reference(3.0)
     assert pacer.wants_reference()  # the second of two references
     pacer.reference(2.0)  # the fastest counts
     assert not pacer.wants_reference()
-    assert all(pacer.parallel(1.5) for _ in range(10))
+    assert pacer.parallel(9.0) and pacer.parallel(9.0)  # warm-up: not compared
+    assert all(pacer.parallel(1.5) for _ in range(8))
     assert pacer.wants_reference()  # every 10 units
     pacer.reference(2.0)
     pacer.reference(2.0)
     assert pacer.parallel(2.5) and pacer.parallel(1.0)  # a median of 3 is needed
     assert not pacer.parallel(2.5)  # median 2.5 > 2.0
+    assert Pacer(references=1).parallel(1.0)  # no reference yet: nothing to compare
+    one_slow = Pacer(references=1)
+    one_slow.reference(1.0)
+    assert not one_slow.parallel(2.5)  # more than twice the reference: at once
 
 
 def _blas_threads():
@@ -109,7 +113,7 @@ def test_thread_chooser_keeps_the_faster_thread_count(two_are_faster):
         with ThreadChooser(2) as run:
             used = [run(1, unit) for _ in range(10)]
         assert _blas_threads() == 2  # the limit in force is restored
-    assert used[:3] == [2, 1, 1]  # a warm-up unit, then two references on one thread
+    assert used[:3] == [1, 1, 2]  # two references on one thread, then the threads in force
     assert used[-3:] == ([2, 2, 2] if two_are_faster else [1, 1, 1])
 
 

@@ -93,15 +93,16 @@ def blas_limit(n_threads):
 class Pacer:
     """Times units of work run in parallel and serially; says when parallel stops paying.
 
-    Parallel units (two processes, or two BLAS threads) are compared with
-    the reference, the fastest of ``references`` serial units in a row (the
-    first may pay for new work arrays): once the median of the last
-    ``window`` parallel units is slower, parallel should stop. The first
-    ``warmup`` parallel units are not timed (first touch of new arrays).
-    With ``every``, a new reference is asked for after that many units.
+    Units run serially first: the reference is the fastest of
+    ``references`` serial units in a row (the first may pay for new work
+    arrays). Then parallel units (two processes, or two BLAS threads) are
+    compared with it; the first ``warmup`` of them are not (first touch of a
+    new process's arrays). Parallel stops paying when one unit takes more
+    than twice the reference, or the median of the last ``window`` is
+    slower. With ``every``, a new reference is taken after that many units.
     """
 
-    def __init__(self, warmup=2, window=3, every=None, references=1):
+    def __init__(self, warmup=0, window=3, every=None, references=2):
         self.warmup, self.window, self.every, self.references = warmup, window, every, references
         self._reference = None
         self._reference_units = []
@@ -109,9 +110,7 @@ class Pacer:
         self._since_reference = 0
 
     def wants_reference(self):
-        """Whether the next unit should run on one process, as a reference."""
-        if self.warmup > 0:
-            return False
+        """Whether the next unit should run serially, as a reference."""
         due = self._reference is None or (self.every is not None and self._since_reference >= self.every)
         return due or 0 < len(self._reference_units) < self.references
 
@@ -130,22 +129,24 @@ class Pacer:
         if self._reference is None:
             return True
         self._times = (self._times + [seconds])[-self.window :]
+        if seconds > 2 * self._reference:
+            return False
         return len(self._times) < self.window or statistics.median(self._times) <= self._reference
 
 
 class ThreadChooser:
     """Runs units of work with the BLAS threads in force, or with one when that is faster.
 
-    For inference (``predict``, ``score``): the first units alternate
-    between the two, timed per unit of ``work``; the faster is kept, and a
-    parallel form that turns slower later (another job took a core) is
-    dropped. Use as a context manager; each call is
+    For inference (``predict``, ``score``): the first two units run on one
+    thread, then the others on the threads in force, timed per unit of
+    ``work`` (:class:`Pacer`); when those turn slower (another job took a
+    core), the rest runs on one. Use as a context manager; each call is
     ``chooser(work, function, *args)``.
     """
 
     def __init__(self, n_threads):
         self._controller = ThreadpoolController()
-        self._pacer = Pacer(warmup=1, window=3, references=2) if n_threads > 1 else None
+        self._pacer = Pacer(window=3, references=2) if n_threads > 1 else None
         self._serial_limit = None
 
     def __call__(self, work, function, *args):
@@ -183,9 +184,9 @@ class WindowTrainer:
 
     In parallel means two processes, the streams split between them
     (:class:`SplitBatch`), or else this process alone with
-    ``n_blas_threads`` BLAS threads. When that is more than one thread, every
-    50 windows two run serially (one process, one BLAS thread), to check that
-    parallel still pays; when it does not (another job took a core: two
+    ``n_blas_threads`` BLAS threads. When that is more than one thread, the
+    first two windows, and two in every 50, run serially (one process, one
+    BLAS thread), to check that parallel pays; when it does not (another job took a core: two
     OpenBLAS threads on a shared core wait for each other at every product,
     and two processes at every window), training goes on serially. A fork
     that fails means one process, with a warning. The weights are the same
@@ -208,7 +209,8 @@ class WindowTrainer:
                     stacklevel=4,
                 )
         parallel = self._split is not None or n_blas_threads >= 2
-        self._pacer = Pacer(warmup=2, window=3, every=50, references=2) if parallel else None
+        warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
+        self._pacer = Pacer(warmup=warmup, window=3, every=50, references=2) if parallel else None
 
     @property
     def n_processes(self):
