@@ -225,6 +225,7 @@ def test_bad_sample_arguments(fitted):
     ("validation_fraction", 1.5, r"range \[0.0, 1.0\)"), ("max_time", -1.0, "range"),
     ("tol", -1e-3, r"range \[0.0, inf\)"), ("optimizer", "sgd", "str among"),
     ("early_stopping", 1, "bool"), ("max_iter", 0, r"range \[1, inf\)"),
+    ("n_jobs", 0, r"range \(-inf, -1\].*None"), ("n_jobs", 1.5, "an int"),
 ])
 def test_invalid_hyperparameters_name_the_parameter_and_allowed_values(param, value, allowed):
     for method in ("fit", "partial_fit"):
