@@ -51,6 +51,19 @@ def source_digest(paths=None):
     return h.hexdigest()[:12]
 
 
+def git_commit():
+    """The checked-out commit of the repository, with ``+dirty`` when files differ from it (or None)."""
+    root = SKRNN_ROOT.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def package_versions(names):
     """Python's and NumPy's versions, and those of the installed packages among ``names``."""
     import platform

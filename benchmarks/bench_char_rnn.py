@@ -62,7 +62,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _harness import SKRNN_ROOT, package_versions, report, source_digest, spawn  # noqa: E402
+from _harness import SKRNN_ROOT, git_commit, package_versions, report, source_digest, spawn  # noqa: E402
 
 # -- the work -------------------------------------------------------------------
 
@@ -586,7 +586,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test (< 60 s)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--cases", default=None, help="comma-separated subset of: " + ",".join(ALL_CASES))
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/char_rnn[_quick].json)")
+    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/char_rnn.json; "
+                    "none for --quick)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -627,7 +628,7 @@ def main(argv=None):
     versions = package_versions(("skrnn", "keras", "tensorflow", "torch", "threadpoolctl", "scikit-learn"))
     result = {
         "benchmark": "char_rnn", "quick": args.quick, "repeats": repeats, "config": cfg,
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "git_commit": git_commit(),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": _cpu_name()},
         "versions": versions, "runs": runs,
         "medians": {c: {"median": v[0], "min": v[1], "max": v[2], "n": v[3]} for c, v in med.items()},
@@ -635,7 +636,14 @@ def main(argv=None):
         "skrnn_source_digest": {"start": digest_start, "end": _char_rnn_digest()},
         "markdown": table,
     }
-    out = Path(args.out) if args.out else HERE / "results" / ("char_rnn_quick.json" if args.quick else "char_rnn.json")
+    # One result file per script: a quick (smoke) run does not replace the full run's.
+    if args.out:
+        out = Path(args.out)
+    elif args.quick:
+        print("\n(--quick: no result file written; --out PATH writes one)")
+        return 0
+    else:
+        out = HERE / "results" / "char_rnn.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))
     if digest_start != result["skrnn_source_digest"]["end"]:
