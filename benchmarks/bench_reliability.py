@@ -1,4 +1,4 @@
-"""Memory under load (issue 5, "Under load"): grid search, repeated predict, a 100 MB corpus.
+"""Memory under load (the reliability page's "Under load"): grid search, repeated predict, a 100 MB corpus.
 
 Cases, each run in its own fresh subprocess (``--cases`` picks a subset):
 
