@@ -34,24 +34,12 @@ from ._persistence import (
     write_config,
 )
 from .rnn import CELLS, OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
+from .rnn.inference import log_likelihood_sum, next_symbol_logits
 from .rnn.sampling import sample_ids
 from .text import CharVocabulary, check_documents
 
 __all__ = ["CharRNNGenerator"]
 
-# Scoring splits long texts into parallel streams; each stream first reads this
-# many characters of the text before it (not scored), so that its state is
-# warm and the score matches reading the whole text in one pass.
-_SCORE_WARMUP = 100
-# predict / predict_proba handle this many documents at a time, so that the
-# work arrays (and predict's logits) stay bounded however many there are.
-_PREDICT_CHUNK = 1 << 16
-# Documents run side by side through the network: as many as keep the
-# per-layer work arrays near (group * seq_length * hidden_size) ~ 2M values,
-# within [256, 1024]. Measured on 2 cores (LSTM 8, 200k short strings): 1024
-# is 1.5-2x faster than 256 or 8192, whose gate arrays no longer fit in cache.
-_PREDICT_GROUP_VALUES = 1 << 21
-_PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX = 256, 1024
 # With n_jobs=2, sample() steps the network on two processes (skrnn.rnn.split_step)
 # when the recurrent weights exceed this and the sample is at least
 # _SPLIT_SAMPLING_MIN_CHARS long: smaller models step faster in one process
@@ -731,44 +719,14 @@ class CharRNNGenerator(BaseEstimator):
         return stop
 
     def _mean_log_likelihood(self, ids):
-        """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass.
-
-        Long texts are read as up to ``batch_size`` parallel streams; every
-        stream but the first first reads the ``_SCORE_WARMUP`` characters
-        before its part without scoring them.
-        """
-        total, count = self._log_likelihood_sum(ids)
+        """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass."""
+        total, count = log_likelihood_sum(self._net, ids, window=self.seq_length, max_streams=self.batch_size)
         if count == 0:
             raise ValueError(
                 f"The text has {len(ids)} character(s) in the vocabulary; at least 2 are needed to be scored "
                 "(unknown characters are skipped). Score a longer text."
             )
         return total / count
-
-    def _log_likelihood_sum(self, ids):
-        n_pred = len(ids) - 1
-        if n_pred <= 0:
-            return 0.0, 0
-        W, T, net = _SCORE_WARMUP, self.seq_length, self._net.inference_copy()  # work arrays of this call
-        S = max(1, min(self.batch_size, n_pred // (4 * W)))
-        R = n_pred if S == 1 else -(-(n_pred + (S - 1) * W) // S)  # steps per stream
-        begin = np.arange(S) * (R - W)  # position of each stream's first input
-        state = net.zero_state(S)
-        last = len(ids) - 1
-        total, count = 0.0, 0
-        with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, parallel.ThreadChooser(n_threads) as run:
-            for a in range(0, R, T):
-                steps = np.arange(a, min(a + T, R))
-                pos = begin[None, :] + steps[:, None]  # (T, S) input positions
-                scored = pos < last
-                if S > 1:
-                    scored[:, 1:] &= steps[:, None] >= W
-                x = ids[np.minimum(pos, last)].astype(np.intp)
-                y = ids[np.minimum(pos + 1, last)].astype(np.intp)
-                logp = run(x.size, net.log_likelihood, x, y, state)
-                total += float(logp[scored].sum(dtype=np.float64))
-                count += int(scored.sum())
-        return total, count
 
     # ------------------------------------------------------------- prediction
     def _contexts(self, X):
@@ -778,53 +736,10 @@ class CharRNNGenerator(BaseEstimator):
         return ids, np.cumsum(lengths) - lengths, lengths
 
     def _logit_chunks(self, ids, starts, lengths):
-        """Yield ``(rows, logits)``: the next-character logits after each document, chunk by chunk.
-
-        ``logits`` (float64, ``(len(rows), n_classes)``) is a buffer reused
-        from one chunk to the next.
-        """
-        n = len(lengths)
-        buffer = np.empty((min(n, _PREDICT_CHUNK), self.n_classes_), dtype=np.float64)
-        net = self._net.inference_copy()  # work arrays of this call: threads can share the estimator
-        for a in range(0, n, _PREDICT_CHUNK):
-            rows = slice(a, min(a + _PREDICT_CHUNK, n))
-            logits = buffer[: rows.stop - a]
-            with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, \
-                    parallel.ThreadChooser(n_threads) as run:
-                self._final_logits(net, run, ids, starts[rows], lengths[rows], logits)
-            yield rows, logits
-
-    def _final_logits(self, net, run, ids, starts, lengths, out):
-        """Fill ``out[i]`` with the logits after the ``lengths[i]`` ids from ``ids[starts[i]]``.
-
-        Documents of similar length run side by side, one window of
-        ``seq_length`` steps at a time: the work arrays hold one window of one
-        group, however long or numerous the documents.
-        """
-        T = self.seq_length
-        order = np.argsort(lengths, kind="stable")
-        empty = order[lengths[order] == 0]
-        # An empty context: the training frequencies of the characters.
+        """Yield ``(rows, logits)``: the next-character logits after each document, chunk by chunk."""
         with np.errstate(divide="ignore"):
-            out[empty] = np.log(self.char_frequencies_)
-        order = order[lengths[order] > 0]
-        group_size = int(np.clip(_PREDICT_GROUP_VALUES // (T * net.hidden_size),
-                                 _PREDICT_GROUP_MIN, _PREDICT_GROUP_MAX))
-        last = len(ids) - 1
-        for g in range(0, len(order), group_size):
-            group = order[g : g + group_size]
-            lens, first = lengths[group], starts[group]
-            n_steps = int(lens.max())
-            state = net.zero_state(len(group))
-            for a in range(0, n_steps, T):
-                steps = np.arange(a, min(a + T, n_steps))
-                # Past its end a document reads on into the next one: those
-                # outputs are never used, and every stream keeps one shape.
-                x = ids[np.minimum(first[None, :] + steps[:, None], last)].astype(np.intp)
-                top = run(x.size, net.forward, x, state)
-                ends = np.flatnonzero((lens > a) & (lens <= a + len(steps)))
-                if len(ends):
-                    out[group[ends]] = net.logits(top[lens[ends] - 1 - a, ends])
+            start_logprobs = np.log(self.char_frequencies_)  # an empty context: the training frequencies
+        return next_symbol_logits(self._net, ids, starts, lengths, start_logprobs, window=self.seq_length)
 
     def predict_proba(self, X):
         """Next-character distribution after each string of ``X``.

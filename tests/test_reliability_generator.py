@@ -19,7 +19,7 @@ import skrnn._persistence as persistence
 import skrnn.char_rnn as char_rnn
 from skrnn import CharRNNGenerator
 from skrnn._persistence import IncompatibleFileError
-from skrnn.rnn import Adam, CharRNN
+from skrnn.rnn import Adam, CharRNN, inference
 
 HELLO = "hello world " * 40  # 480 characters, 8 distinct
 # tiny() reads HELLO as 4 streams of 119 predictions: 15 windows of 8 steps
@@ -292,7 +292,7 @@ def test_prediction_memory_does_not_grow_with_the_vocabulary_times_documents(fit
             tracemalloc.stop()
     # A few int64 per document for lengths and offsets, one chunk of float64
     # logits, no per-document arrays; predict_proba adds its (n, n_classes) result.
-    chunk = 8 * 8 * char_rnn._PREDICT_CHUNK
+    chunk = 8 * 8 * inference._CHUNK
     assert predict_peak < 64 * len(X) + chunk + 2**22, predict_peak
     assert proba_peak < (64 + 8 * 8) * len(X) + chunk + 2**22, proba_peak
 
@@ -300,9 +300,9 @@ def test_prediction_memory_does_not_grow_with_the_vocabulary_times_documents(fit
 def test_prediction_does_not_depend_on_chunking(fitted, monkeypatch):
     X = [HELLO * 2, "", "hel", HELLO[:50], "wor", HELLO[:300], "o"]
     reference = fitted.predict_proba(X)
-    monkeypatch.setattr(char_rnn, "_PREDICT_CHUNK", 2)
-    monkeypatch.setattr(char_rnn, "_PREDICT_GROUP_MIN", 1)
-    monkeypatch.setattr(char_rnn, "_PREDICT_GROUP_MAX", 1)
+    monkeypatch.setattr(inference, "_CHUNK", 2)
+    monkeypatch.setattr(inference, "_GROUP_MIN", 1)
+    monkeypatch.setattr(inference, "_GROUP_MAX", 1)
     np.testing.assert_allclose(fitted.predict_proba(X), reference, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(fitted.predict(X), fitted.classes_[reference.argmax(axis=1)])
 

@@ -6,7 +6,8 @@
   lookup input, dropout between layers and a softmax output, its parameters in
   one flat vector.
 * :mod:`skrnn.rnn.optim`: Adam, Adagrad and global-norm gradient clipping.
-* :mod:`skrnn.rnn.sampling`: drawing text from the network.
+* :mod:`skrnn.rnn.sampling` and :mod:`skrnn.rnn.inference`: drawing text
+  from the network, and reading text with it (likelihoods, next-symbol logits).
 * :mod:`skrnn.rnn.parallel`: processes and BLAS threads (``n_jobs``), and
   when a second process pays.
 * :mod:`skrnn.rnn.split_batch` and :mod:`skrnn.rnn.split_step`: training
