@@ -50,6 +50,8 @@ def _import_tensorflow_quietly():
         finally:
             os.close(devnull)
         import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # autodoc reports it, with the module that needed it
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
