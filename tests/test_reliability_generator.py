@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import skrnn._persistence as persistence
-import skrnn.char_rnn as char_rnn
 from skrnn import CharRNNGenerator
 from skrnn._persistence import IncompatibleFileError
 from skrnn.rnn import Adam, CharRNN, inference
