@@ -16,9 +16,15 @@ import shutil
 import stat
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
 __all__ = [
+    "SavedFolderMixin",
+    "read_arrays",
     "FORMAT_VERSION",
     "CONFIG_FILE",
     "IncompatibleFileError",
@@ -216,3 +222,112 @@ def check_pickle_header(state, cls):
             f"{_skrnn_version()}, which reads format {FORMAT_VERSION} and older. Upgrade skrnn to load it."
         )
     return state
+
+
+def read_arrays(file):
+    """The arrays of an ``.npz`` file, read without pickle; :class:`IncompatibleFileError` if it is damaged."""
+    file = Path(file)
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} not found: the save at {file.parent} is incomplete.")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise IncompatibleFileError(f"{file} cannot be read ({exc}); the save is damaged.") from None
+
+
+class SavedFolderMixin:
+    """``save(path)`` and ``load(path)`` for an estimator: a folder, written atomically, read without pickle.
+
+    The folder holds ``estimator.json`` (a header naming the format and its
+    version, then what :meth:`_saved_config` returns) and the files
+    :meth:`_save_files` writes (weights). :meth:`save` writes them to a
+    temporary sibling folder that replaces ``path`` only once complete
+    (:func:`atomic_directory`); :meth:`load` checks the header, then calls
+    ``cls._from_saved(path, config)``, turning what a damaged file raises into
+    :class:`IncompatibleFileError`. Pickles carry the format version too.
+
+    Hooks: ``_saved_config(self)``, ``_save_files(self, folder)`` and the
+    class method ``_from_saved(cls, path, config)``; ``_fitted_attribute``
+    names the attribute that ``check_is_fitted`` looks for.
+    """
+
+    _fitted_attribute = None
+
+    def save(self, path):
+        """Save the fitted estimator to the folder ``path``, atomically and without pickle.
+
+        ``path`` must be new, empty, or an earlier save (a folder whose
+        ``estimator.json`` has a skrnn header, next to its weights): any other
+        folder is refused, and its files are left as they are. A folder that
+        is replaced keeps its mode; a new one follows the umask. If saving
+        fails part-way (a full disk, an exception, a killed process), an
+        earlier save at ``path`` is left intact.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            If ``path`` is a file, or a folder that is not a save.
+        """
+        check_is_fitted(self, self._fitted_attribute)
+        config = {**file_header(self), **self._saved_config()}
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"The fitted state cannot be written as JSON ({exc}). Use joblib.dump to save this estimator."
+            ) from None
+        with atomic_directory(path) as folder:
+            self._save_files(folder)
+            write_config(folder, config)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path):
+        """Load an estimator written by :meth:`save`; no stored code is run.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder given to :meth:`save`.
+
+        Returns
+        -------
+        estimator
+            Fitted, as it was saved.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` holds no ``estimator.json``, or a weights file is missing.
+        IncompatibleFileError
+            (a ``ValueError``) If the folder was written by another estimator,
+            by a newer skrnn (a newer ``format_version``), or is damaged.
+        """
+        path = Path(path)
+        config = read_config(path, cls)
+        try:
+            return cls._from_saved(path, config)
+        except (IncompatibleFileError, FileNotFoundError):
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise IncompatibleFileError(
+                f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); save the estimator again."
+            ) from None
+
+    def __getstate__(self):
+        # The state dict may be the instance's own __dict__: copy before adding the header.
+        return add_pickle_header(dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(check_pickle_header(dict(state), type(self)))

@@ -13,7 +13,6 @@ import copy
 import math
 import time
 import warnings
-import zipfile
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -24,15 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._persistence import (
-    IncompatibleFileError,
-    add_pickle_header,
-    atomic_directory,
-    check_pickle_header,
-    file_header,
-    read_config,
-    write_config,
-)
+from ._persistence import SavedFolderMixin, read_arrays
 from .rnn import CELLS, OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
 from .rnn.inference import log_likelihood_sum, next_symbol_logits
 from .rnn.sampling import sample_ids
@@ -68,7 +59,7 @@ def _as_generator(random_state):
     return np.random.default_rng(seed)
 
 
-class CharRNNGenerator(BaseEstimator):
+class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     """Character-level recurrent language model (RNN, LSTM or GRU) written in NumPy.
 
     It learns ``p(next character | previous characters)`` from text by batched
@@ -934,62 +925,26 @@ class CharRNNGenerator(BaseEstimator):
         )
 
     # ------------------------------------------------------------- persistence
-    def __getstate__(self):
-        # The state dict may be the instance's own __dict__: copy before adding the header.
-        return add_pickle_header(dict(super().__getstate__()))
+    # save() and load() (SavedFolderMixin): estimator.json holds the parameters,
+    # the vocabulary, the network's shape, the optimizer's scalars, the dropout
+    # generator's state and the history; weights.npz the weights, the
+    # optimizer's moment vectors and char_frequencies_. A loaded model resumes
+    # partial_fit exactly. A random_state that is a RandomState instance is
+    # saved as None.
+    _fitted_attribute = "_net"
 
-    def __setstate__(self, state):
-        super().__setstate__(check_pickle_header(dict(state), type(self)))
-
-    def save(self, path):
-        """Save the fitted estimator to a folder, without pickle.
-
-        The folder gets ``estimator.json`` (a header naming the format and its
-        version, the parameters, the vocabulary, the training history and the
-        optimizer's scalars) and ``weights.npz`` (the weights, the optimizer's
-        moment vectors and ``char_frequencies_``). The write is atomic: the
-        files go to a temporary sibling folder that replaces ``path`` only
-        once complete, so a failure leaves an earlier save at ``path`` intact.
-
-        A ``random_state`` that is a ``RandomState`` instance is saved as None
-        (the fitted weights and the dropout generator's state are saved).
-
-        Parameters
-        ----------
-        path : str or path-like
-            Folder to write. An existing folder is replaced as a whole, so it
-            must be empty or an earlier save.
-
-        Returns
-        -------
-        path : pathlib.Path
-
-        Raises
-        ------
-        NotFittedError
-            Before ``fit``.
-        ValueError
-            If ``path`` is a file, or a non-empty folder that is not a save.
-        """
-        check_is_fitted(self, "_net")
-        path = Path(path)
+    def _saved_config(self):
         params = self.get_params(deep=False)
         rs = params["random_state"]
         params["random_state"] = int(rs) if _is_int(rs) else None
-        arrays = {"params": self._net.params, "char_frequencies": self.char_frequencies_}
         optimizer = None
         if self._optimizer is not None:
             name = next(k for k, cls in OPTIMIZERS.items() if type(self._optimizer) is cls)
-            scalars = {}
-            for key, value in vars(self._optimizer).items():
-                if isinstance(value, np.ndarray) and not key.startswith("_"):
-                    arrays[f"optimizer.{key}"] = value
-                elif isinstance(value, (Real, np.number)) and not key.startswith("_"):
-                    scalars[key] = value.item() if isinstance(value, np.generic) else value
+            scalars = {key: value.item() if isinstance(value, np.generic) else value
+                       for key, value in self._optimizer_fields(Real)}
             optimizer = {"name": name, "scalars": scalars}
         cell, hidden_size, n_layers = self._arch
-        config = {
-            **file_header(self),
+        return {
             "params": params,
             "vocabulary": list(self._vocab.chars),
             "network": {"cell": cell, "hidden_size": int(hidden_size), "n_layers": int(n_layers),
@@ -998,53 +953,23 @@ class CharRNNGenerator(BaseEstimator):
             "rng_state": self._rng.bit_generator.state,
             "fitted": {key: getattr(self, key) for key in _SAVED_ATTRIBUTES},
         }
-        with atomic_directory(path) as folder:
-            write_config(folder, config)
-            np.savez(folder / _WEIGHTS_FILE, **arrays)
-        return path
+
+    def _save_files(self, folder):
+        arrays = {"params": self._net.params, "char_frequencies": self.char_frequencies_}
+        if self._optimizer is not None:
+            arrays.update((f"optimizer.{key}", value) for key, value in self._optimizer_fields(np.ndarray))
+        np.savez(folder / _WEIGHTS_FILE, **arrays)
+
+    def _optimizer_fields(self, kind):
+        """The optimizer's public fields that are arrays (``kind=np.ndarray``) or numbers (``Real``)."""
+        types = (np.ndarray,) if kind is np.ndarray else (Real, np.number)
+        return [(key, value) for key, value in vars(self._optimizer).items()
+                if isinstance(value, types) and not key.startswith("_")]
 
     @classmethod
-    def load(cls, path):
-        """Load an estimator written by :meth:`save`.
-
-        Loading runs no stored code: ``estimator.json`` is JSON and
-        ``weights.npz`` is read with ``numpy.load(allow_pickle=False)``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The folder given to :meth:`save`.
-
-        Returns
-        -------
-        estimator : CharRNNGenerator
-            Fitted, with the optimizer and random state needed to resume
-            ``partial_fit`` exactly.
-
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` holds no ``estimator.json`` or ``weights.npz``.
-        IncompatibleFileError
-            (a ``ValueError``) If the folder was written by another estimator
-            or by a newer skrnn (a newer ``format_version``), or is damaged.
-        """
-        path = Path(path)
-        config = read_config(path, cls)
-        weights_file = path / _WEIGHTS_FILE
-        if not weights_file.is_file():
-            raise FileNotFoundError(f"{weights_file} not found: the save at {path} is incomplete.")
-        try:
-            with np.load(weights_file, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise IncompatibleFileError(f"{weights_file} cannot be read ({exc}); the save is damaged.") from None
-        try:
-            return cls(**config["params"])._restore_saved(config, arrays)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise IncompatibleFileError(
-                f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); save the estimator again."
-            ) from None
+    def _from_saved(cls, path, config):
+        arrays = read_arrays(Path(path) / _WEIGHTS_FILE)
+        return cls(**config["params"])._restore_saved(config, arrays)
 
     def _restore_saved(self, config, arrays):
         """Set the fitted state from :meth:`save`'s ``config`` and ``arrays``; returns self."""
@@ -1073,17 +998,17 @@ class CharRNNGenerator(BaseEstimator):
         if config["optimizer"] is not None:
             self._optimizer = OPTIMIZERS[config["optimizer"]["name"]](self._net.n_params)
             # Only fields the optimizer has, of the kind it has: the file chooses values, never code.
-            fields = vars(self._optimizer)
+            numbers, vectors = dict(self._optimizer_fields(Real)), dict(self._optimizer_fields(np.ndarray))
             for key, value in config["optimizer"]["scalars"].items():
-                if key.startswith("_") or not isinstance(fields.get(key), Real) or not isinstance(value, Real):
+                if key not in numbers or not isinstance(value, Real):
                     raise ValueError(f"the optimizer has no number {key!r}")
                 setattr(self._optimizer, key, value)
             for key in arrays:
                 if key.startswith("optimizer."):
                     name = key[len("optimizer."):]
-                    if name.startswith("_") or not isinstance(fields.get(name), np.ndarray):
+                    if name not in vectors:
                         raise ValueError(f"the optimizer has no array {name!r}")
-                    _copy_saved(fields[name], arrays[key], key)
+                    _copy_saved(vectors[name], arrays[key], key)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = config["rng_state"]
         for key in _SAVED_ATTRIBUTES:
