@@ -16,6 +16,7 @@ as soon as it stops paying.
 from __future__ import annotations
 
 import contextlib
+import functools
 import statistics
 import threading
 import time
@@ -144,28 +145,38 @@ class ThreadChooser:
     ``chooser(work, function, *args)``.
     """
 
-    def __init__(self, n_threads):
+    def __init__(self, n_threads, pacer=None):
         self._controller = ThreadpoolController()
-        self._pacer = Pacer(window=3, references=2) if n_threads > 1 else None
+        if pacer is None and n_threads > 1:
+            pacer = Pacer(window=3, references=2)
+        self._pacer = pacer
         self._serial_limit = None
 
     def __call__(self, work, function, *args):
+        run = functools.partial(function, *args)
+        return self._paced(work, run, run)
+
+    def _paced(self, work, serial, parallel):
+        """``serial()`` or ``parallel()``, functions of no arguments, as the pacer says; times the unit."""
         if self._pacer is None:
-            return function(*args)
-        serial = self._pacer.wants_reference()
+            return serial()
+        reference = self._pacer.wants_reference()
         tic = time.perf_counter()
-        if serial:
+        if reference:
             with self._controller.limit(limits=1, user_api="blas"):
-                out = function(*args)
+                out = serial()
         else:
-            out = function(*args)
+            out = parallel()
         seconds = (time.perf_counter() - tic) / max(work, 1)
-        if serial:
+        if reference:
             self._pacer.reference(seconds)
         elif not self._pacer.parallel(seconds):
-            self._pacer = None
-            self._serial_limit = self._controller.limit(limits=1, user_api="blas")
+            self._go_serial()
         return out
+
+    def _go_serial(self):
+        self._pacer = None
+        self._serial_limit = self._controller.limit(limits=1, user_api="blas")
 
     def close(self):
         if self._serial_limit is not None:
@@ -179,26 +190,24 @@ class ThreadChooser:
         self.close()
 
 
-class WindowTrainer:
+class WindowTrainer(ThreadChooser):
     """Trains a window (:meth:`CharRNN.loss_and_grads`) in parallel or not, for one fit.
 
     In parallel means two processes, the streams split between them
     (:class:`SplitBatch`), or else this process alone with
     ``n_blas_threads`` BLAS threads. When that is more than one thread, the
     first two windows, and two in every 50, run serially (one process, one
-    BLAS thread), to check that parallel pays; when it does not (another job took a core: two
-    OpenBLAS threads on a shared core wait for each other at every product,
-    and two processes at every window), training goes on serially. A fork
-    that fails means one process, with a warning. The weights are the same
-    to rounding either way, dropout masks included. Use as a context
-    manager.
+    BLAS thread), to check that parallel pays; when it does not (another job
+    took a core: two OpenBLAS threads on a shared core wait for each other at
+    every product, and two processes at every window), training goes on
+    serially. A fork that fails means one process, with a warning. The
+    weights are the same to rounding either way, dropout masks included. Use
+    as a context manager; each call is ``trainer(x, y, state, seeds)``.
     """
 
     def __init__(self, net, seq_length, n_streams, n_processes, n_blas_threads):
-        self._net, self._seq_length = net, seq_length
+        self._net = net
         self._split = None
-        self._controller = ThreadpoolController()
-        self._serial_limit = None
         if n_processes >= 2 and n_streams >= 2:
             try:
                 self._split = SplitBatch(net, seq_length, n_streams)
@@ -208,9 +217,11 @@ class WindowTrainer:
                     RuntimeWarning,
                     stacklevel=4,
                 )
-        parallel = self._split is not None or n_blas_threads >= 2
-        warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
-        self._pacer = Pacer(warmup=warmup, window=3, every=50, references=2) if parallel else None
+        pacer = None
+        if self._split is not None or n_blas_threads >= 2:
+            warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
+            pacer = Pacer(warmup=warmup, window=3, every=50, references=2)
+        super().__init__(1, pacer)
 
     @property
     def n_processes(self):
@@ -219,42 +230,21 @@ class WindowTrainer:
     def __call__(self, x, y, state, seeds=None):
         """Fill ``net.grads`` for one window and return its loss; ``seeds``: the dropout generators' pair."""
         rngs = None if seeds is None else [np.random.default_rng(s) for s in seeds]
-        if self._pacer is None:
-            return self._net.loss_and_grads(x, y, state, rngs)
-        timed = len(x) == self._seq_length  # an epoch's shorter last window is not compared
-        serial = timed and self._pacer.wants_reference()
-        tic = time.perf_counter()
-        if serial:
-            with self._controller.limit(limits=1, user_api="blas"):
-                loss = self._net.loss_and_grads(x, y, state, rngs)
-        elif self._split is not None:
-            loss = self._split.loss_and_grads(x, y, state, None if seeds is None else (rngs[0], seeds[1]))
-        else:
-            loss = self._net.loss_and_grads(x, y, state, rngs)
-        seconds = time.perf_counter() - tic
-        if serial:
-            self._pacer.reference(seconds)
-        elif timed and not self._pacer.parallel(seconds):
-            self._go_serial()
-        return loss
+        serial = functools.partial(self._net.loss_and_grads, x, y, state, rngs)
+        parallel = serial
+        if self._split is not None:
+            parallel = functools.partial(self._split.loss_and_grads, x, y, state,
+                                         None if seeds is None else (rngs[0], seeds[1]))
+        return self._paced(x.size, serial, parallel)
 
     def _go_serial(self):
-        self._pacer = None
         if self._split is not None:
             self._split.close()
             self._split = None
-        self._serial_limit = self._controller.limit(limits=1, user_api="blas")
+        super()._go_serial()
 
     def close(self):
         if self._split is not None:
             self._split.close()
             self._split = None
-        if self._serial_limit is not None:
-            self._serial_limit.restore_original_limits()
-            self._serial_limit = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
