@@ -21,9 +21,12 @@ import time
 __all__ = ["main", "build_parser"]
 
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
-# Corpora ``skrnn generate`` accepts by name: name -> the skrnn.datasets loader's name.
+# Corpora ``skrnn generate`` accepts by name: name -> (the skrnn.datasets loader, its RemoteFile).
 # The dataset's file name in the data folder is accepted as well.
-_GENERATE_DATASETS = {"tinyshakespeare": "load_tiny_shakespeare", "tinyshakespeare.txt": "load_tiny_shakespeare"}
+_GENERATE_DATASETS = {
+    "tinyshakespeare": ("load_tiny_shakespeare", "TINY_SHAKESPEARE"),
+    "tinyshakespeare.txt": ("load_tiny_shakespeare", "TINY_SHAKESPEARE"),
+}
 
 
 class UsageError(Exception):
@@ -212,8 +215,12 @@ def _missing_source_message(source, data_home):
     )
 
 
-def _load_generate_corpus(args):
-    """``(text, description)`` for a training corpus given by path or by dataset name."""
+def _load_generate_corpus(args, log):
+    """``(text, description)`` for a training corpus given by path or by dataset name.
+
+    A dataset missing from the data folder is downloaded there, with a progress
+    bar unless ``--quiet``.
+    """
     source = args.source
     if os.path.isfile(source):
         try:
@@ -221,13 +228,20 @@ def _load_generate_corpus(args):
                 return fh.read(), source
         except UnicodeDecodeError:
             raise UsageError(f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)") from None
-    loader_name = _GENERATE_DATASETS.get(source.lower())
-    if loader_name is None:
+    names = _GENERATE_DATASETS.get(source.lower())
+    if names is None:
         raise UsageError(_missing_source_message(source, args.data_home))
     from . import datasets
 
+    loader, remote = getattr(datasets, names[0]), getattr(datasets, names[1])
     data_home = datasets.get_data_home(args.data_home)
-    text = getattr(datasets, loader_name)(data_home=data_home)  # DatasetUnavailableError: one line in main()
+    # DatasetUnavailableError (offline, read-only folder): one line in main().
+    try:
+        text = loader(data_home=data_home, download_if_missing=False)
+    except datasets.DatasetUnavailableError:
+        log(f"{remote.filename} is not in {data_home}: downloading it from {remote.url}")
+        datasets._download(remote, data_home, show_progress=not args.quiet)
+        text = loader(data_home=data_home, download_if_missing=False)
     return text, f"the dataset {source} ({data_home})"
 
 
@@ -256,7 +270,7 @@ def _run_generate(args):
             raise UsageError(f"{source}: holds a {type(model).__name__}, not a CharRNNGenerator")
         log(f"Loaded {type(model).__name__} from {source}")
     else:
-        text, description = _load_generate_corpus(args)
+        text, description = _load_generate_corpus(args, log)
         if not text:
             raise UsageError(f"{source}: the file is empty")
         from .char_rnn import CharRNNGenerator

@@ -196,6 +196,25 @@ def test_generate_a_file_wins_over_a_dataset_name(capsys, tmp_path, monkeypatch)
     assert "characters of tinyshakespeare.txt ..." in err
 
 
+def test_generate_downloads_a_missing_dataset_quietly_with_quiet(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("skrnn.char_rnn")
+    server = tmp_path / "server" / "input.txt"
+    server.parent.mkdir()
+    server.write_text("ROMEO:\nBut soft, what light.\n" * 60, encoding="utf-8")
+    digest = __import__("hashlib").sha256(server.read_bytes()).hexdigest()
+    monkeypatch.setattr(datasets, "TINY_SHAKESPEARE", datasets.TINY_SHAKESPEARE._replace(url=server.as_uri(), sha256=digest))
+    home = tmp_path / "data"
+    home.mkdir()
+    code, out, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5", "-q")
+    assert code == 0, err
+    assert err == "" and out.strip()
+    assert (home / "tinyshakespeare.txt").read_bytes() == server.read_bytes()
+    (home / "tinyshakespeare.txt").unlink()
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5")
+    assert code == 0, err
+    assert f"tinyshakespeare.txt is not in {home}: downloading it from {server.as_uri()}" in err
+
+
 def test_generate_dataset_missing_offline_says_where_it_goes(capsys, tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
@@ -203,12 +222,18 @@ def test_generate_dataset_missing_offline_says_where_it_goes(capsys, tmp_path, m
     monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
     home = tmp_path / "data"
     home.mkdir()
-    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home))
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home), "-q")
     assert_one_line_error(code, err)
     assert datasets.TINY_SHAKESPEARE.url in err
     assert str(home / "tinyshakespeare.txt") in err
     assert "--data-home" in err
     assert os.listdir(home) == []
+    # Without -q, the line that says a download starts comes first; the error is still one line.
+    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("tinyshakespeare.txt is not in")
+    assert lines[-1].startswith("skrnn: error: Could not download") and "Traceback" not in err
 
 
 def test_generate_shows_progress_unless_quiet(capsys, tmp_path):
