@@ -220,10 +220,10 @@ def test_ctrl_c_in_the_first_100_ms_of_fit_never_leaks(tmp_path):
         est = CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=16, batch_size=16, max_iter=3,
                                n_jobs=2, validation_fraction=0, early_stopping=False, random_state=0)
         timer = threading.Timer(rng.uniform(0, 0.1), os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
         try:
+            timer.start()
             est.fit(TEXT)
-            timer.join()  # a Ctrl-C that lands after fit returned
+            timer.join()  # a Ctrl-C that lands before or after fit
         except KeyboardInterrupt:
             timer.join()
         children = [p for p in multiprocessing.active_children() if p.name.startswith("skrnn")]

@@ -75,20 +75,22 @@ def blas_limit(n_threads):
     thread count.
     """
     global _blas_users, _blas_limiter, _blas_threads
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limiter = threadpool_limits(limits=n_threads, user_api="blas")
-            _blas_threads = n_threads
-        _blas_users += 1
-        in_force = _blas_threads
+    entered = False  # the count must match the calls that entered and left, Ctrl-C or not
     try:
+        with _fork.deferred_interrupts(), _blas_lock:
+            if _blas_users == 0:
+                _blas_limiter = threadpool_limits(limits=n_threads, user_api="blas")
+                _blas_threads = n_threads
+            _blas_users += 1
+            entered, in_force = True, _blas_threads
         yield in_force
     finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+        if entered:
+            with _fork.deferred_interrupts(), _blas_lock:
+                _blas_users -= 1
+                if _blas_users == 0:
+                    _blas_limiter.restore_original_limits()
+                    _blas_limiter = None
 
 
 class Pacer:
@@ -175,13 +177,15 @@ class ThreadChooser:
         return out
 
     def _go_serial(self):
-        self._pacer = None
-        self._serial_limit = self._controller.limit(limits=1, user_api="blas")
+        with _fork.deferred_interrupts():
+            self._pacer = None
+            self._serial_limit = self._controller.limit(limits=1, user_api="blas")
 
     def close(self):
-        if self._serial_limit is not None:
-            self._serial_limit.restore_original_limits()
-            self._serial_limit = None
+        with _fork.deferred_interrupts():
+            if self._serial_limit is not None:
+                self._serial_limit.restore_original_limits()
+                self._serial_limit = None
 
     def __enter__(self):
         return self
@@ -202,26 +206,38 @@ class WindowTrainer(ThreadChooser):
     every product, and two processes at every window), training goes on
     serially. A fork that fails means one process, with a warning. The
     weights are the same to rounding either way, dropout masks included. Use
-    as a context manager; each call is ``trainer(x, y, state, seeds)``.
+    as a context manager, which starts the second process; each call is
+    ``trainer(x, y, state, seeds)``.
     """
 
     def __init__(self, net, seq_length, n_streams, n_processes, n_blas_threads):
-        self._net = net
+        self._net, self._seq_length, self._n_streams = net, seq_length, n_streams
+        self._n_processes, self._n_blas_threads = n_processes, n_blas_threads
         self._split = None
-        if n_processes >= 2 and n_streams >= 2:
-            try:
-                self._split = SplitBatch(net, seq_length, n_streams)
-            except OSError as exc:
-                warnings.warn(
-                    f"The second training process could not be started ({exc}); training in one process.",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-        pacer = None
-        if self._split is not None or n_blas_threads >= 2:
-            warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
-            pacer = Pacer(warmup=warmup, window=3, every=50, references=2)
-        super().__init__(1, pacer)
+        super().__init__(1)
+
+    def __enter__(self):
+        # Started here, not in __init__: once __enter__ has returned, the with
+        # statement is sure to call __exit__; a Ctrl-C held back until the end of
+        # the set-up (or any failure) closes what was started.
+        try:
+            with _fork.deferred_interrupts():
+                if self._n_processes >= 2 and self._n_streams >= 2:
+                    try:
+                        self._split = SplitBatch(self._net, self._seq_length, self._n_streams)
+                    except OSError as exc:
+                        warnings.warn(
+                            f"The second training process could not be started ({exc}); training in one process.",
+                            RuntimeWarning,
+                            stacklevel=4,
+                        )
+                if self._split is not None or self._n_blas_threads >= 2:
+                    warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
+                    self._pacer = Pacer(warmup=warmup, window=3, every=50, references=2)
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     @property
     def n_processes(self):
@@ -238,13 +254,14 @@ class WindowTrainer(ThreadChooser):
         return self._paced(x.size, serial, parallel)
 
     def _go_serial(self):
-        if self._split is not None:
-            self._split.close()
-            self._split = None
+        self._close_split()
         super()._go_serial()
 
     def close(self):
-        if self._split is not None:
-            self._split.close()
-            self._split = None
+        self._close_split()
         super().close()
+
+    def _close_split(self):
+        if self._split is not None:
+            self._split.close()  # idempotent: a Ctrl-C before the next line is harmless
+            self._split = None

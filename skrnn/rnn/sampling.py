@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from . import _fork
 from .parallel import Pacer
 from .split_step import SplitStepper
 
@@ -122,7 +123,8 @@ def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_
 def _start_stepper(net, step_state, stack):
     """A :class:`SplitStepper` closed with ``stack``, or None (with a warning) if the fork fails."""
     try:
-        return stack.enter_context(SplitStepper(net, step_state))
+        with _fork.deferred_interrupts():  # a Ctrl-C between start and enter_context would leave the child
+            return stack.enter_context(SplitStepper(net, step_state))
     except OSError as exc:
         warnings.warn(f"The second sampling process could not be started ({exc}); sampling in one process.",
                       RuntimeWarning, stacklevel=4)
