@@ -10,8 +10,8 @@ pickle), so that ``skrnn generate`` can sample from it later.
 
 Run time on 2 CPU cores: about 10 minutes with the default ``--max-time 600``
 on Tiny Shakespeare; ``--quick`` (200,000 characters, a 1-layer model, 10
-seconds of training) about 15-20 seconds (measured with other jobs running
-on the 2 cores).
+seconds of training) 13-18 seconds, measured with other jobs running on the
+2 cores.
 """
 
 import argparse

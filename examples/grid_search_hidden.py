@@ -16,7 +16,7 @@ compare scores, so they do not refit the best model (``refit=False``).
 Run time on 2 CPU cores: roughly 20 minutes (9 classifier fits of 3 epochs
 on 2,667 reviews, 9 generator fits of 40 s each); ``--quick`` (small models
 on 2,000 reviews and 60,000 characters, 2-fold, no refit) about a minute
-(44-59 s measured with other jobs running on the 2 cores).
+(43-59 s measured with other jobs running on the 2 cores).
 """
 
 import argparse

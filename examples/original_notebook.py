@@ -21,7 +21,7 @@ Run time on 2 CPU cores: roughly 30 minutes (the original IMDB model's 3
 epochs with recurrent dropout, skrnn's default classifier, 2 x 4 minutes of
 character models); ``--quick`` (2,000 / 1,000 reviews and 2 epochs, 3 epochs
 of each character model on 45,000 characters; see ``QUICK_*`` below) 1 to 2
-minutes (56-75 s measured with other jobs running on the 2 cores; most of it
+minutes (56-93 s measured with other jobs running on the 2 cores; most of it
 is the IMDB models).
 """
 
