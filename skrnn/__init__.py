@@ -20,6 +20,7 @@ _EXPORTS = {
     "CharRNNGenerator": "skrnn.char_rnn",
     "LSTMSentimentClassifier": "skrnn.sentiment",
     "make_tfidf_baseline": "skrnn.baseline",
+    "make_nb_baseline": "skrnn.baseline",
     "load_imdb": "skrnn.datasets",
     "load_tiny_shakespeare": "skrnn.datasets",
 }

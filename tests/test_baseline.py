@@ -93,3 +93,54 @@ def test_clone_pickle_and_cross_validation():
     np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
     scores = cross_val_score(make_tfidf_baseline(), X, y, cv=3)
     assert scores.mean() > 0.8
+
+
+# ------------------------------------------------------------------ NB-LR
+def test_nb_baseline_defaults_and_fit():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from skrnn.baseline import NBLogCountRatio, make_nb_baseline
+
+    assert skrnn.make_nb_baseline is make_nb_baseline
+    model = make_nb_baseline()
+    assert [name for name, _ in model.steps] == ["counts", "nb", "clf"]
+    counts, clf = model.named_steps["counts"], model.named_steps["clf"]
+    assert isinstance(counts, CountVectorizer) and counts.binary and counts.ngram_range == (1, 3)
+    assert isinstance(model.named_steps["nb"], NBLogCountRatio) and clf.C == 1.0
+    X, y = toy_reviews()
+    model.fit(X[:150], y[:150])
+    assert model.score(X[150:], y[150:]) >= 0.9
+    assert model.predict_proba(X[150:]).shape == (50, 2)
+    assert "!" in make_nb_baseline().fit(["great!", "bad"] * 3, [1, 0] * 3).named_steps["counts"].vocabulary_
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    assert cross_val_score(make_nb_baseline(), X, y, cv=3).mean() > 0.8
+    assert make_nb_baseline(C=0.5, counts__min_df=2).get_params()["counts__min_df"] == 2
+    with pytest.raises(TypeError, match="counts__<name>"):
+        make_nb_baseline(hidden_size=3)
+
+
+def test_nb_log_count_ratio():
+    import scipy.sparse as sp
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from skrnn.baseline import NBLogCountRatio, make_nb_baseline
+
+    X = np.array([[1, 0, 1], [1, 0, 0], [0, 1, 1], [0, 1, 0]], dtype=np.float64)
+    y = np.array(["pos", "pos", "neg", "neg"])
+    nb = NBLogCountRatio(alpha=1.0).fit(X, y)
+    # p = [3, 1, 2] / 6 (positive rows + 1), q = [1, 3, 2] / 6
+    np.testing.assert_allclose(nb.ratio_, np.log([3.0, 1 / 3, 1.0]), rtol=1e-6)
+    np.testing.assert_allclose(nb.transform(X), X * nb.ratio_, rtol=1e-6)
+    scaled = nb.transform(sp.csr_matrix(X))
+    assert sp.issparse(scaled)
+    np.testing.assert_allclose(scaled.toarray(), X * nb.ratio_, rtol=1e-6)
+    with pytest.raises(ValueError, match="OneVsRestClassifier"):
+        NBLogCountRatio().fit(X, [0, 1, 2, 2])
+    with pytest.raises(ValueError, match="alpha"):
+        NBLogCountRatio(alpha=0).fit(X, y)
+    # More than two classes: one NB-LR per class.
+    texts = ["good fun", "bad dull", "so so", "good great", "bad awful", "so meh"] * 4
+    labels = [2, 0, 1, 2, 0, 1] * 4
+    ovr = OneVsRestClassifier(make_nb_baseline()).fit(texts, labels)
+    assert ovr.score(texts, labels) == 1.0

@@ -34,7 +34,7 @@ def assert_one_line_error(code, err):
     "argv, options",
     [
         ([], ["compare", "generate", "--version"]),
-        (["compare"], ["--quick", "--output-dir", "--data-home", "--seed", "--quiet"]),
+        (["compare"], ["--quick", "--output-dir", "--data-home", "--ablation", "--seed", "--quiet"]),
         (
             ["generate"],
             ["CORPUS_OR_MODEL", "--chars", "--temperature", "--prime", "--top-k", "--save", "--max-time",
@@ -308,7 +308,7 @@ class _MajorityClassifier:
     """A stand-in for LSTMSentimentClassifier: the comparison's plumbing without Keras."""
 
     def __init__(self, **params):
-        self.params = {"random_state": None, "verbose": 0, "max_iter": 10, **params}
+        self.params = {"random_state": None, "verbose": 0, "max_iter": 10, "paths": "both", **params}
 
     def get_params(self, deep=True):
         return dict(self.params)
@@ -342,11 +342,17 @@ def test_compare_writes_table_json_csv_png(capsys, tmp_path, monkeypatch):
         capsys, "compare", "--quick", "--data-home", str(tmp_path / "data"), "--output-dir", str(out_dir)
     )
     assert code == 0, err
+    assert out.startswith("Estimated duration: about ")
     assert "| model | test accuracy | fit time (s) |" in out
-    assert "| LSTM (skrnn) | 0.5000 |" in out
-    assert "| TF-IDF + LogisticRegression |" in out
+    assert "| LSTM + n-grams (skrnn, default) | 0.5000 |" in out
+    assert "| TF-IDF + LogisticRegression |" in out and "| NB-LR 1-3-grams (make_nb_baseline) |" in out
     report = json.loads((out_dir / "imdb_comparison.json").read_text())
-    assert [row["model"] for row in report["results"]] == ["LSTM (skrnn)", "TF-IDF + LogisticRegression"]
+    assert [row["model"] for row in report["results"]] == [
+        "LSTM + n-grams (skrnn, default)",
+        "TF-IDF + LogisticRegression",
+        "NB-LR 1-3-grams (make_nb_baseline)",
+    ]
+    assert report["results"][1]["fit_vs_tfidf"] == 1.0
     assert report["settings"]["n_train"] == 6 and report["settings"]["n_test"] == 4
     assert report["results"][0]["params"]["max_iter"] == 6  # the quick settings reached the estimator
     assert report["machine"]["cores"] >= 1
@@ -358,6 +364,17 @@ def test_compare_writes_table_json_csv_png(capsys, tmp_path, monkeypatch):
     )
     assert code == 0
     assert out.startswith("| model |") and err == ""
+
+    code, out, err = run_main(
+        capsys, "compare", "--quick", "--ablation", "--data-home", str(tmp_path / "data"), "--output-dir", str(out_dir)
+    )
+    assert code == 0, err
+    report = json.loads((out_dir / "imdb_comparison.json").read_text())
+    assert [row["model"] for row in report["results"]][3:] == [
+        "LSTM only (paths='lstm')",
+        "n-grams only (paths='ngrams')",
+    ]
+    assert report["results"][3]["params"]["paths"] == "lstm"
 
 
 def test_compare_without_matplotlib(capsys, tmp_path, monkeypatch):
