@@ -200,7 +200,7 @@ class WindowTrainer(ThreadChooser):
     In parallel means two processes, the streams split between them
     (:class:`SplitBatch`), or else this process alone with
     ``n_blas_threads`` BLAS threads. When that is more than one thread, the
-    first two windows, and two in every 50, run serially (one process, one
+    first two windows, and two in every 100, run serially (one process, one
     BLAS thread), to check that parallel pays; when it does not (another job
     took a core: two OpenBLAS threads on a shared core wait for each other at
     every product, and two processes at every window), training goes on
@@ -233,7 +233,7 @@ class WindowTrainer(ThreadChooser):
                         )
                 if self._split is not None or self._n_blas_threads >= 2:
                     warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
-                    self._pacer = Pacer(warmup=warmup, window=3, every=50, references=2)
+                    self._pacer = Pacer(warmup=warmup, window=3, every=100, references=2)
         except BaseException:
             self.close()
             raise
