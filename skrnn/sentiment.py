@@ -116,18 +116,17 @@ def _keras_model_module(verbose=0):
 
 @contextlib.contextmanager
 def _quiet(verbose):
-    """With ``verbose=0``, hide Python warnings and TensorFlow's Python log
-    messages (e.g. its tf.function retracing notices) for the duration of a
-    Keras call; both are restored afterwards."""
-    if verbose:
-        yield
-        return
+    """Hide TensorFlow's Python log messages below errors (e.g. its
+    tf.function retracing notices, which say nothing the user can act on)
+    and, with ``verbose=0``, Python warnings, for the duration of a Keras
+    call; both are restored afterwards."""
     tf_logger = logging.getLogger("tensorflow")
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            if not verbose:
+                warnings.simplefilter("ignore")
             yield
     finally:
         tf_logger.setLevel(level)

@@ -534,7 +534,7 @@ def test_failed_save_leaves_earlier_save_intact(failing, fitted, fitted_ids, dat
         other.save(path)
     monkeypatch.undo()
     _assert_no_leftovers(tmp_path, ["model"])
-    _assert_no_leftovers(path, ["estimator.json", "model.keras"])
+    _assert_no_leftovers(path, ["estimator.json", "model.keras", "ngrams.npz"])
     np.testing.assert_array_equal(LSTMSentimentClassifier.load(path).predict_proba(X), expected)
     other.save(path)  # a later good save replaces it
     ids = [[2, 3, 4], [5, 6]]
