@@ -49,6 +49,7 @@ __all__ = ["SplitStepper", "available"]
 _PARENT, _CHILD, _IDS, _STOP = 0, 8, 16, 24
 _CONTROL_SIZE = 32
 _SPINS_PER_CHECK = 1 << 14  # spins between liveness checks (a few milliseconds)
+_CHECKS_BEFORE_SLEEPING = 8  # then a waiting process sleeps a millisecond between checks
 # A wait longer than this means the other process is stopped or starved: the parent raises.
 _WAIT_SECONDS = 10.0
 # The parent's share of every layer's units. The child computes its next step's
@@ -76,14 +77,21 @@ def _shards(net, lo, hi):
 
 
 def _wait(control, index, target, alive):
-    """Spin until ``control[index] >= target``; ``alive()`` is checked now and then (False: raise)."""
-    spins = 0
+    """Spin until ``control[index] >= target``; ``alive()`` is called now and then (it raises to stop).
+
+    A wait that outlasts the spinning (the other process stopped or starved)
+    sleeps between checks instead, so that it does not hold a core.
+    """
+    spins, checks = 0, 0
     while control[index] < target:
         spins += 1
         if spins == _SPINS_PER_CHECK:
-            spins = 0
+            spins, checks = 0, checks + 1
             alive()
-            os.sched_yield()
+            if checks < _CHECKS_BEFORE_SLEEPING:
+                os.sched_yield()
+            else:
+                time.sleep(0.001)
 
 
 def _plan(buf, shards, states, recurrent_done):
