@@ -41,6 +41,19 @@ _SPIN_SECONDS = 0.005
 _ANSWER_SECONDS = 10.0
 
 
+def _spin_until_ready(conn):
+    """Poll ``conn`` for up to ``_SPIN_SECONDS`` before the caller blocks on it.
+
+    A process blocked in ``recv`` can take a millisecond or more to wake up on
+    a virtual machine (windows of a few milliseconds ran at random up to 1.7x
+    slower); the other process's message usually comes within the spin (its
+    optimizer step, or the rest of its own half-window).
+    """
+    deadline = time.perf_counter() + _SPIN_SECONDS
+    while not conn.poll() and time.perf_counter() < deadline:
+        pass
+
+
 def _child(net, window, conn):
     """The second process: runs its streams' windows until the pipe closes or says stop."""
     net.grads = window["grads"]  # the parent reads the child's gradients here
@@ -48,6 +61,7 @@ def _child(net, window, conn):
     state = window["state"]
     while True:
         try:
+            _spin_until_ready(conn)
             message = conn.recv()
         except (EOFError, OSError):  # the parent is gone
             return
@@ -164,15 +178,9 @@ class SplitBatch:
             raise self._stopped() from None
 
     def _receive(self, timeout):
-        """The child's answer, polling for ``_SPIN_SECONDS`` before blocking, within ``timeout`` seconds.
-
-        A process blocked in ``recv`` can take a millisecond or more to wake up
-        on a virtual machine; the child's answer usually comes within the spin.
-        """
+        """The child's answer, within ``timeout`` seconds (after a short spin)."""
         conn = self._conn
-        deadline = time.perf_counter() + _SPIN_SECONDS
-        while not conn.poll() and time.perf_counter() < deadline:
-            pass
+        _spin_until_ready(conn)
         ready = multiprocessing.connection.wait([conn, self._proc.sentinel], timeout)
         if conn in ready:
             try:
