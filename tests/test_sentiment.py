@@ -356,9 +356,9 @@ def test_combined_model_uses_both_paths(fitted, reviews):
     X, y = reviews
     assert fitted.paths_ == "both"
     assert fitted.combiner_.coef_.shape == (1, 2)  # the LSTM's log-odds, the n-gram score
-    assert fitted.ngram_C_ in (0.1, 0.3, 1.0, 3.0, 10.0)
-    fixed = LSTMSentimentClassifier(**{**TINY, "ngram_C": 2.0}).fit(X, y)
-    assert fixed.ngram_C_ == 2.0
+    assert fitted.ngram_C_ == 1.0
+    auto = LSTMSentimentClassifier(**{**TINY, "ngram_C": "auto", "paths": "ngrams"}).fit(X, y)
+    assert auto.ngram_C_ in (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def test_ngram_path_reads_ids_as_words():
