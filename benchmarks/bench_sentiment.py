@@ -370,7 +370,7 @@ def main(argv=None):
     rows.append(("RSS growth over 10 fits", f"{curve[-1] - start:+.1f} MiB", "bounded"))
     width = max(len(r[0]) for r in rows)
     print()
-    print(f"{'measure':<{width}}  {'result':<28}  bar")
+    print(f"{'measure':<{width}}  {'result':<28}  goal")
     for name, value, bar in rows:
         print(f"{name:<{width}}  {value:<28}  {bar}")
     if args.json is None:
