@@ -92,7 +92,7 @@ def build_parser():
             "and the NB-LR baseline on the 25,000 IMDB training reviews, then measure\n"
             "accuracy, fit time and prediction speed on the 25,000 test reviews. Prints an\n"
             "estimate of the duration first, then a table, and writes imdb_comparison.json,\n"
-            ".csv and .png to the output folder. About 5 minutes on 2 CPU cores (9 with\n"
+            ".csv and .png to the output folder. About 3 minutes on 2 CPU cores (5 with\n"
             "--ablation); --quick takes well under a minute.\n\n"
             "IMDB is read from the data folder (--data-home, else $SKRNN_DATA, else\n"
             "~/skrnn_data) and downloaded there (84 MB) when missing."

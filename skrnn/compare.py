@@ -16,7 +16,7 @@ estimate of the run's duration. It prints a table and writes, under
 * ``imdb_comparison.png``: a bar chart (skipped, with a note, when matplotlib
   is not installed).
 
-The full run takes about 5 minutes on 2 CPU cores (about 9 with the
+The full run takes about 3 minutes on 2 CPU cores (about 5 with the
 ablation), most of it the LSTM's fit; ``quick=True`` uses 1,000 training and
 1,000 test reviews and a small LSTM, and runs in well under a minute.
 """
@@ -52,13 +52,13 @@ DEFAULT_NAME = "LSTM + n-grams (skrnn, default)"
 # Seconds per 1,000 training reviews (fit) and per 1,000 test reviews (predict) of each model,
 # measured on IMDB on 2 CPU cores; the estimate printed before a run scales them.
 _COST = {
-    DEFAULT_NAME: (5.0, 0.6),
-    "TF-IDF + LogisticRegression": (0.6, 0.35),
-    "NB-LR 1-3-grams (make_nb_baseline)": (1.6, 0.5),
-    "LSTM only (paths='lstm')": (4.2, 0.5),
-    "n-grams only (paths='ngrams')": (1.0, 0.25),
+    DEFAULT_NAME: (3.2, 0.53),
+    "TF-IDF + LogisticRegression": (0.47, 0.29),
+    "NB-LR 1-3-grams (make_nb_baseline)": (1.6, 0.75),
+    "LSTM only (paths='lstm')": (3.0, 0.51),
+    "n-grams only (paths='ngrams')": (0.6, 0.21),
 }
-_FIXED_COST_S = 20.0  # loading IMDB, starting TensorFlow
+_FIXED_COST_S = 15.0  # loading IMDB, starting TensorFlow
 
 OUTPUT_STEM = "imdb_comparison"
 _COLUMNS = [

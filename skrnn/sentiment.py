@@ -482,8 +482,9 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         split. An int gives identical predictions from identical data on CPU.
         Global random state (NumPy's, TensorFlow's) is left untouched.
     verbose : {0, 1, 2}, default=0
-        0 prints nothing, 1 prints one line per epoch, 2 shows Keras's
-        progress bar.
+        0 prints nothing, 1 prints one line per epoch, 2 a progress bar per
+        epoch, titled ``Epoch n/N`` (its time estimate starts after the first
+        step, which includes tracing the network).
     warm_start : bool, default=False
         When fitted already, ``fit`` continues training the existing network
         and vocabulary for ``max_iter`` more epochs instead of starting over;

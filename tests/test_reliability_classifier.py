@@ -382,13 +382,13 @@ def test_one_5mb_document_fit_and_predict(data, monkeypatch):
 def test_predict_one_million_short_strings(fitted, monkeypatch):
     docs = ["good film", "bad plot", "it was okay", "", "great!"] * 200_000
     seen = []
-    original = sentiment.LSTMSentimentClassifier._sequences
+    original = sentiment.LSTMSentimentClassifier._tokenize  # once per chunk, for both paths
 
-    def spy(self, items, kind, **kwargs):
+    def spy(self, items):
         seen.append(len(items))
-        return original(self, items, kind, **kwargs)
+        return original(self, items)
 
-    monkeypatch.setattr(sentiment.LSTMSentimentClassifier, "_sequences", spy)
+    monkeypatch.setattr(sentiment.LSTMSentimentClassifier, "_tokenize", spy)
     proba = fitted.predict_proba(docs)
     assert proba.shape == (1_000_000, 2) and np.all(np.isfinite(proba))
     # Bounded memory: never more than one chunk of documents encoded at once.
