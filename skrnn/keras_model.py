@@ -145,6 +145,8 @@ def build_model(
     ema_momentum=None,
     seed=None,
     jit_compile=False,
+    embedding_weights=None,
+    train_embeddings=True,
 ):
     """Build and compile the classifier network.
 
@@ -186,6 +188,11 @@ def build_model(
         touching global random state.
     jit_compile : bool
         Passed to ``Model.compile``.
+    embedding_weights : ndarray of shape (max_features, embedding_dim) or None
+        Initial word embeddings (pretrained vectors), set after the model is
+        built so that the model's config does not carry them.
+    train_embeddings : bool
+        With ``False`` the word embeddings stay as given (frozen).
 
     Returns
     -------
@@ -260,6 +267,10 @@ def build_model(
         name="classifier",
     )(x)
     model = keras.Model(inputs, outputs, name="lstm_sentiment_classifier")
+    token_embedding = model.get_layer("token_embedding")
+    if embedding_weights is not None:
+        token_embedding.set_weights([np.asarray(embedding_weights, dtype="float32")])
+    token_embedding.trainable = bool(train_embeddings)
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=learning_rate,

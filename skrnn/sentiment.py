@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Mapping
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sklearn.utils import murmurhash3_32
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -332,6 +333,54 @@ def _ngram_scores(X, coef, intercept):
     return scores
 
 
+def _pretrained_vectors(embeddings, words):
+    """The vectors of ``words`` found in ``embeddings``, as ``(found, dim)``.
+
+    ``embeddings`` is a path to a GloVe or word2vec text file (``word v1 v2
+    ...`` per line; a word2vec ``n_words dim`` header line is skipped), a
+    mapping from words to vectors, or an object with ``key_to_index`` and
+    ``vectors`` (gensim's ``KeyedVectors``). Only the words asked for are kept.
+    """
+    wanted = set(words)
+    found = {}
+    if isinstance(embeddings, (str, os.PathLike)):
+        path = Path(embeddings)
+        if not path.is_file():
+            raise FileNotFoundError(f"embeddings={str(embeddings)!r}: no such file; pass a GloVe or word2vec text file.")
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, start=1):
+                parts = line.rstrip().split(" ")
+                if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # word2vec's header: vocabulary size and dimension
+                if parts[0] in wanted:
+                    try:
+                        found[parts[0]] = np.asarray(parts[1:], dtype=np.float32)
+                    except ValueError:
+                        raise ValueError(
+                            f"{path}, line {number}: expected a word then numbers separated by spaces "
+                            "(GloVe or word2vec text format)."
+                        ) from None
+    elif hasattr(embeddings, "key_to_index") and hasattr(embeddings, "vectors"):
+        index = embeddings.key_to_index
+        found = {w: np.asarray(embeddings.vectors[index[w]], dtype=np.float32) for w in wanted if w in index}
+    elif isinstance(embeddings, Mapping):
+        found = {w: np.asarray(embeddings[w], dtype=np.float32) for w in wanted if w in embeddings}
+    else:
+        raise TypeError(
+            f"embeddings must be a path to a GloVe/word2vec text file, a mapping from words to vectors or "
+            f"a gensim KeyedVectors, got {type(embeddings).__name__}."
+        )
+    dims = {v.shape for v in found.values()}
+    if not found:
+        raise ValueError(
+            "None of the vocabulary's words has a vector in embeddings: check that the vectors are for "
+            "the same language and casing (the tokenizer lower-cases unless lowercase=False)."
+        )
+    if len(dims) != 1 or len(next(iter(dims))) != 1:
+        raise ValueError(f"embeddings' vectors must all be 1-D and of one length, got shapes {sorted(dims)}.")
+    return found, next(iter(dims))[0]
+
+
 def _ranking_quality(y, scores):
     """ROC AUC of decision values (one-vs-rest, macro-averaged, for more than two classes)."""
     if len(np.unique(y)) < 2:
@@ -495,6 +544,17 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         n-gram path existed; ``"ngrams"`` needs no TensorFlow training).
     ngram_range : tuple (min_n, max_n), default=(1, 3)
         Word n-grams of the n-gram path.
+    embeddings : str, path, mapping, KeyedVectors or None, default=None
+        Pretrained word vectors for the LSTM's embedding: a GloVe or
+        word2vec text file, a mapping from words to vectors, or a gensim
+        ``KeyedVectors``. Only the vocabulary's words are read; words without
+        a vector start random. Their width replaces ``embedding_dim``. Needs
+        raw text (not token ids). ``save`` records a path; other kinds are
+        not written to ``estimator.json`` (the trained embedding is in the
+        model either way).
+    train_embeddings : bool, default=True
+        Fine-tune the word embeddings; ``False`` keeps them as given (frozen),
+        which suits pretrained vectors on small data sets.
     ngram_C : float or "auto", default=1.0
         Inverse regularisation strength of the n-gram path's logistic
         regression; ``"auto"`` picks it from 0.1, 0.3, 1, 3 and 10 by ROC
@@ -626,6 +686,8 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         "paths": [StrOptions(set(PATHS))],
         "ngram_range": [tuple, list],
         "ngram_C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "embeddings": [None, str, os.PathLike, Mapping, HasMethods(["__getitem__", "__contains__"])],
+        "train_embeddings": ["boolean"],
     }
 
     def __init__(
@@ -659,6 +721,8 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         paths="both",
         ngram_range=(1, 3),
         ngram_C=1.0,
+        embeddings=None,
+        train_embeddings=True,
     ):
         self.max_features = max_features
         self.maxlen = maxlen
@@ -689,6 +753,8 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         self.paths = paths
         self.ngram_range = ngram_range
         self.ngram_C = ngram_C
+        self.embeddings = embeddings
+        self.train_embeddings = train_embeddings
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -898,10 +964,28 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         # The embedding has a row per id in use: a small vocabulary gets a small table (and small
         # optimizer updates), not max_features rows.
         n_ids = self.max_features if self.tokenizer_ is None else len(self.tokenizer_.vocabulary) + 2
+        n_ids = min(n_ids, self.max_features)
+        embedding_dim, weights = self.embedding_dim, None
+        if self.embeddings is not None:
+            if self.tokenizer_ is None:
+                raise ValueError(
+                    "embeddings need words: pass raw documents (strings), not token ids, or embeddings=None."
+                )
+            words = sorted(self.tokenizer_.vocabulary, key=self.tokenizer_.vocabulary.get)
+            found, embedding_dim = _pretrained_vectors(self.embeddings, words)
+            # Words without a vector start small and random, as without pretrained vectors.
+            rng = np.random.default_rng(seed)
+            weights = rng.uniform(-0.05, 0.05, size=(n_ids, embedding_dim)).astype(np.float32)
+            weights[:2] = 0.0  # padding and unknown words
+            for word, i in self.tokenizer_.vocabulary.items():
+                if word in found:
+                    weights[i] = found[word]
         return km.build_model(
             n_outputs=1 if n_classes == 2 else n_classes,
-            max_features=min(n_ids, self.max_features),
-            embedding_dim=self.embedding_dim,
+            max_features=n_ids,
+            embedding_dim=embedding_dim,
+            embedding_weights=weights,
+            train_embeddings=self.train_embeddings,
             hidden_size=self.hidden_size,
             n_layers=self.n_layers,
             bidirectional=self.bidirectional,
@@ -1393,6 +1477,9 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         """The JSON-serialisable fitted state written to ``estimator.json``."""
         params = self.get_params(deep=False)
         params["ngram_range"] = list(params["ngram_range"])
+        if params["embeddings"] is not None:
+            # A path is recorded; vectors in memory are not (the model holds the trained embedding).
+            params["embeddings"] = os.fspath(params["embeddings"]) if isinstance(params["embeddings"], (str, os.PathLike)) else None
         if isinstance(params["class_weight"], dict):
             params["class_weight"] = {"__pairs__": [[_to_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]}
         if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):

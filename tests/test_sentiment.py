@@ -363,11 +363,11 @@ def test_combined_model_uses_both_paths(fitted, reviews):
 
 def test_ngram_path_reads_ids_as_words():
     X, y = make_reviews(120)
-    clf = LSTMSentimentClassifier(**{**TINY, "paths": "ngrams"}).fit(X, y)
-    ids = [clf_ids for clf_ids in LSTMSentimentClassifier(**TINY).fit(X, y).tokenizer_.encode(X)]
+    from skrnn.text import WordTokenizer
+
+    ids = WordTokenizer().fit_encode(X)
     on_ids = LSTMSentimentClassifier(**{**TINY, "paths": "ngrams"}).fit(ids, y)
     assert on_ids.input_kind_ == "ids" and on_ids.score(ids, y) > 0.9
-    assert clf.score(X, y) > 0.9
 
 
 def test_default_lstm_can_use_cudnn():
@@ -400,6 +400,70 @@ def test_small_data_fit_uses_small_sizes():
     assert clf.n_iter_ == 3  # about 20,000 documents seen: 3 passes over the 7,200 training ones
     X_new, y_new = make_reviews(400, seed=4)
     assert clf.score(X_new, y_new) > 0.95
+
+
+def _vector_file(tmp_path, header=False):
+    rng = np.random.default_rng(0)
+    words = ["good", "great", "bad", "awful", "film", "movie", "notinthedata"]
+    lines = ([f"{len(words)} 4"] if header else []) + [
+        w + " " + " ".join(f"{v:.4f}" for v in rng.normal(size=4)) for w in words
+    ]
+    path = tmp_path / "vectors.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, {w: np.array(line.split()[1:], dtype=np.float32) for w, line in zip(words, lines[int(header):])}
+
+
+def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
+    from skrnn.sentiment import _pretrained_vectors
+
+    X, y = reviews
+    path, vectors = _vector_file(tmp_path, header=True)  # word2vec's text format
+    found, dim = _pretrained_vectors(str(path), ["good", "bad", "unknown"])
+    assert dim == 4 and sorted(found) == ["bad", "good"]
+    path, vectors = _vector_file(tmp_path)  # GloVe's
+    frozen = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": str(path), "train_embeddings": False})
+    frozen.fit(X, y)
+    layer = frozen.model_.get_layer("token_embedding")
+    assert layer.output_dim == 4 and not layer.trainable
+    table = layer.get_weights()[0]
+    np.testing.assert_allclose(table[frozen.tokenizer_.vocabulary["good"]], vectors["good"], rtol=1e-6)
+    tuned = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": vectors}).fit(X, y)
+    row = tuned.model_.get_layer("token_embedding").get_weights()[0][tuned.tokenizer_.vocabulary["good"]]
+    assert not np.allclose(row, vectors["good"])  # fine-tuned
+    again = LSTMSentimentClassifier.load(frozen.save(tmp_path / "saved"))
+    assert again.embeddings == str(path)
+
+    index, table = {w: i for i, w in enumerate(vectors)}, np.stack(list(vectors.values()))
+
+    class KeyedVectorsLike:  # the part of gensim's KeyedVectors that is read
+        key_to_index, vectors = index, table
+
+        def __getitem__(self, word):
+            return self.vectors[self.key_to_index[word]]
+
+        def __contains__(self, word):
+            return word in self.key_to_index
+
+    kv = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": KeyedVectorsLike(), "max_iter": 1})
+    kv.set_params(train_embeddings=False).fit(X, y)
+    np.testing.assert_allclose(
+        kv.model_.get_layer("token_embedding").get_weights()[0][kv.tokenizer_.vocabulary["bad"]], vectors["bad"]
+    )
+    np.testing.assert_allclose(again.predict_proba(X), frozen.predict_proba(X), rtol=1e-6)
+
+
+def test_pretrained_embeddings_bad_input(reviews, tmp_path):
+    X, y = reviews
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        LSTMSentimentClassifier(**{**TINY, "embeddings": str(tmp_path / "missing.txt")}).fit(X, y)
+    with pytest.raises(ValueError, match="None of the vocabulary"):
+        LSTMSentimentClassifier(**{**TINY, "embeddings": {"zzz": [1.0, 2.0]}}).fit(X, y)
+    with pytest.raises(ValueError, match="one length"):
+        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0, 2.0], "bad": [1.0]}}).fit(X, y)
+    with pytest.raises(ValueError, match="need words"):
+        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0]}}).fit([[2, 3], [4, 5]] * 10, [0, 1] * 10)
+    with pytest.raises(ValueError, match="embeddings"):
+        LSTMSentimentClassifier(**{**TINY, "embeddings": 3}).fit(X, y)
 
 
 def test_partial_fit_trains_the_lstm_path(reviews):
