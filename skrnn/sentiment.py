@@ -63,7 +63,6 @@ PATHS = ("both", "lstm", "ngrams")
 # max_iter="auto": on IMDB (22,500 training reviews) one epoch gave the best combined validation
 # accuracy (0.9224; two: 0.9216); smaller data sets get more passes, up to the cap.
 _AUTO_EPOCH_DOCUMENTS = 20000
-_REFIT_NGRAMS = False
 _AUTO_MAX_EPOCHS = 10
 _PREDICT_BATCH_SIZE = 256
 # predict batches hold up to this many padded tokens: 256 rows of maxlen=600 (rounded to 640)
@@ -1185,12 +1184,6 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             val_sequences = [sequences[i] for i in val_idx] if use_lstm else None
             features = self._path_features(val_sequences, X_ngrams[val_idx])
             self.combiner_ = self._fit_combiner(features, y_encoded[val_idx], sw_val)
-            if not warm and _REFIT_NGRAMS:
-                # As GridSearchCV's refit: the chosen C, on all the data (the held-out part too).
-                seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-                self.ngram_coef_, self.ngram_intercept_ = _fit_nb_lr(
-                    _used_columns(X_ngrams), y_encoded, len(self.classes_), self.ngram_C_, sample_weight, seed
-                )
         else:
             self.combiner_ = None
             self.ngram_coef_ = self.ngram_intercept_ = self.ngram_C_ = None
