@@ -95,7 +95,7 @@ def test_pacer_keeps_parallel_while_it_pays_and_drops_it_when_it_does_not():
     assert Pacer(references=1).parallel(1.0)  # no reference yet: nothing to compare
     one_slow = Pacer(references=1)
     one_slow.reference(1.0)
-    assert not one_slow.parallel(2.5)  # more than twice the reference: at once
+    assert not one_slow.parallel(3.5)  # more than three times the reference: at once
 
 
 def _blas_threads():

@@ -101,7 +101,7 @@ class Pacer:
     arrays). Then parallel units (two processes, or two BLAS threads) are
     compared with it; the first ``warmup`` of them are not (first touch of a
     new process's arrays). Parallel stops paying when one unit takes more
-    than twice the reference, or the median of the last ``window`` is
+    than three times the reference, or the median of the last ``window`` is
     slower. With ``every``, a new reference is taken after that many units.
     """
 
@@ -132,7 +132,7 @@ class Pacer:
         if self._reference is None:
             return True
         self._times = (self._times + [seconds])[-self.window :]
-        if seconds > 2 * self._reference:
+        if seconds > 3 * self._reference:
             return False
         return len(self._times) < self.window or statistics.median(self._times) <= self._reference
 

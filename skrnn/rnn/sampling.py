@@ -71,7 +71,8 @@ def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_
     filter_k = top_k is not None and top_k < V and not greedy
     one = n_samples == 1  # one stream: 1-D arrays and scalars, fewer NumPy calls per character
     ids = np.zeros(n_samples, dtype=np.intp)
-    pacer = Pacer(warmup=1, window=3, references=1) if two_processes else None
+    # After the fork both processes pay for first touches (copy-on-write) for a few blocks.
+    pacer = Pacer(warmup=4, window=3, references=1) if two_processes else None
     stepper = None
     with contextlib.ExitStack() as stack:
         if inv_t > 1.0:  # low temperatures: logits far below the maximum overflow to -inf, probability 0
