@@ -10,7 +10,6 @@ import contextlib
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 import gc
-import json
 import logging
 import os
 import sys
@@ -36,16 +35,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._persistence import (
-    CONFIG_FILE,
-    IncompatibleFileError,
-    add_pickle_header,
-    atomic_directory,
-    check_pickle_header,
-    file_header,
-    read_config,
-    write_config,
-)
+from ._persistence import CONFIG_FILE, IncompatibleFileError, SavedFolderMixin, read_arrays
 from .baseline import NBLogCountRatio
 from .text import OOV_ID, PAD_ID, WordTokenizer, check_documents
 
@@ -400,7 +390,7 @@ def _lstm_logits(proba):
     return np.log(proba)
 
 
-class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
+class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
     """LSTM text classifier (Keras 3, TensorFlow backend) that takes raw text.
 
     By default (``paths="both"``) the model has two paths whose scores are
@@ -957,13 +947,18 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             del self.model_
             gc.collect()
 
+    def _n_embedding_rows(self):
+        """Rows of the embedding: one per id in use (padding and unknown words included), at most max_features.
+
+        A small vocabulary gets a small table (and small optimizer updates).
+        """
+        n_ids = self.max_features if self.tokenizer_ is None else len(self.tokenizer_.vocabulary) + 2
+        return min(n_ids, self.max_features)
+
     def _build_model(self, seed):
         km = _keras_model_module(self.verbose)
         n_classes = len(self.classes_)
-        # The embedding has a row per id in use: a small vocabulary gets a small table (and small
-        # optimizer updates), not max_features rows.
-        n_ids = self.max_features if self.tokenizer_ is None else len(self.tokenizer_.vocabulary) + 2
-        n_ids = min(n_ids, self.max_features)
+        n_ids = self._n_embedding_rows()
         embedding_dim, weights = self.embedding_dim, None
         if self.embeddings is not None:
             if self.tokenizer_ is None:
@@ -1440,23 +1435,27 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ----------------------------------------------------------- persistence
+    # save() and load() (SavedFolderMixin): model.keras holds the Keras network,
+    # its weights and optimizer state (absent with paths="ngrams"), ngrams.npz
+    # the n-gram path's weights (when used), estimator.json the parameters,
+    # classes, the tokenizer's vocabulary, the combination weights and the
+    # history. load() reads them with Keras's safe_mode and NumPy without
+    # pickle, so loading runs no stored code.
+    _fitted_attribute = "model_"
+
     def __getstate__(self):
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-        state = dict(state)
+        state = super().__getstate__()  # a copy, with the format version
         model = state.pop("model_", None)
         if model is not None:
             state["_keras_model_bytes"] = _model_to_bytes(model)
         elif "model_" in self.__dict__:  # fitted with paths="ngrams": no network
             state["model_"] = None
-        return add_pickle_header(state)
+        return state
 
     def __setstate__(self, state):
-        state = check_pickle_header(dict(state), type(self))
+        state = dict(state)
         data = state.pop("_keras_model_bytes", None)
-        if hasattr(super(), "__setstate__"):
-            super().__setstate__(state)
-        else:  # pragma: no cover
-            self.__dict__.update(state)
+        super().__setstate__(state)
         if data is not None:
             try:
                 self.model_ = _model_from_bytes(data, verbose=state.get("verbose", 0))
@@ -1466,8 +1465,7 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
                     f"({type(exc).__name__}: {exc}); the file is damaged or comes from an incompatible version."
                 ) from exc
 
-    def _config(self):
-        """The JSON-serialisable fitted state written to ``estimator.json``."""
+    def _saved_config(self):
         params = self.get_params(deep=False)
         params["ngram_range"] = list(params["ngram_range"])
         if params["embeddings"] is not None:
@@ -1480,7 +1478,6 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         elif params["random_state"] is not None:
             params["random_state"] = int(params["random_state"])
         return {
-            **file_header(self),
             "params": params,
             "classes": [_to_json_scalar(c) for c in self.classes_.tolist()],
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
@@ -1496,79 +1493,21 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             else {"coef": self.combiner_.coef_.tolist(), "intercept": self.combiner_.intercept_.tolist()},
         }
 
-    def save(self, path):
-        """Save the fitted estimator to a folder, atomically and without pickle.
-
-        The folder gets ``model.keras`` (the Keras network, weights and
-        optimizer state; absent with ``paths="ngrams"``), ``ngrams.npz`` (the
-        n-gram path's weights, when used) and ``estimator.json`` (a format
-        header, parameters, classes, the tokenizer's vocabulary, the
-        combination weights, training history). :meth:`load` reads it back
-        with Keras's ``safe_mode`` and NumPy without pickle, so loading
-        executes no stored code.
-
-        The files are written to a temporary sibling folder that replaces
-        ``path`` only once everything is written: if saving fails part-way
-        (full disk, an exception, a killed process), an earlier save at
-        ``path`` is left intact. ``path`` must be new, empty, or an earlier
-        save; any other non-empty folder is refused rather than replaced.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Folder to create or replace.
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
-        check_is_fitted(self, "model_")
-        target = Path(os.path.abspath(os.fspath(path)))
-        config = self._config()
-        try:
-            json.dumps(config)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"The fitted state cannot be written as JSON ({exc}): class labels and class_weight keys must "
-                "be str, int, float or bool. Use joblib.dump for other label types."
-            ) from None
-        with atomic_directory(target) as tmp:
-            if self.model_ is not None:
-                with _quiet(0):
-                    self.model_.save(tmp / _MODEL_FILE)
-            if self.ngram_coef_ is not None:
-                coef = self.ngram_coef_
-                np.savez(
-                    tmp / _NGRAM_FILE,
-                    data=coef.data, indices=coef.indices, indptr=coef.indptr,
-                    shape=np.asarray(coef.shape), intercept=self.ngram_intercept_,
-                )
-            write_config(tmp, config)
-        return Path(path)
+    def _save_files(self, folder):
+        if self.model_ is not None:
+            with _quiet(0):
+                self.model_.save(folder / _MODEL_FILE)
+        if self.ngram_coef_ is not None:
+            coef = self.ngram_coef_
+            np.savez(
+                folder / _NGRAM_FILE,
+                data=coef.data, indices=coef.indices, indptr=coef.indptr,
+                shape=np.asarray(coef.shape), intercept=self.ngram_intercept_,
+            )
 
     @classmethod
-    def load(cls, path):
-        """Load an estimator written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The folder given to :meth:`save`.
-
-        Returns
-        -------
-        estimator : LSTMSentimentClassifier
-
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` holds no ``estimator.json``.
-        skrnn._persistence.IncompatibleFileError
-            (a ``ValueError``) If the folder was written by another estimator,
-            by a newer skrnn (a newer ``format_version``), or is damaged.
-        """
+    def _from_saved(cls, path, config):
         path = Path(path)
-        config = read_config(path, cls)
         config_file = path / CONFIG_FILE
         try:
             params = dict(config["params"])
@@ -1610,16 +1549,14 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
         est.ngram_coef_ = est.ngram_intercept_ = None
         if est.paths_ != "lstm":
             ngram_file = path / _NGRAM_FILE
+            if not ngram_file.is_file():
+                raise IncompatibleFileError(f"{ngram_file} is missing: the save at {path} is incomplete; save it again.")
+            data = read_arrays(ngram_file)
             try:
-                with np.load(ngram_file, allow_pickle=False) as data:
-                    est.ngram_coef_ = sp.csr_matrix(
-                        (data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])
-                    )
-                    est.ngram_intercept_ = np.asarray(data["intercept"], dtype=np.float64)
-            except FileNotFoundError:
-                raise IncompatibleFileError(
-                    f"{ngram_file} is missing: the save at {path} is incomplete; save it again."
-                ) from None
+                est.ngram_coef_ = sp.csr_matrix(
+                    (data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])
+                )
+                est.ngram_intercept_ = np.asarray(data["intercept"], dtype=np.float64)
             except Exception as exc:
                 raise IncompatibleFileError(
                     f"{ngram_file} could not be read ({type(exc).__name__}: {exc}); the save is damaged."
@@ -1644,6 +1581,14 @@ class LSTMSentimentClassifier(ClassifierMixin, BaseEstimator):
             raise IncompatibleFileError(
                 f"{model_file} has {n_outputs} outputs, which does not fit the {len(est.classes_)} classes in "
                 f"{config_file}; the save is damaged."
+            )
+        n_ids = est._n_embedding_rows()
+        embedding = next((layer for layer in est.model_.layers if isinstance(layer, km.keras.layers.Embedding)), None)
+        if embedding is None or embedding.input_dim != n_ids:
+            found = None if embedding is None else embedding.input_dim
+            raise IncompatibleFileError(
+                f"{model_file} embeds {found} token ids, but the vocabulary in {config_file} needs {n_ids}: the "
+                "two files come from different models; save the estimator again."
             )
         return est
 

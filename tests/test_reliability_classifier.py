@@ -529,7 +529,7 @@ def test_failed_save_leaves_earlier_save_intact(failing, fitted, fitted_ids, dat
             (folder / "estimator.json").write_text('{"format": "skrnn.LSTMSent')
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(sentiment, "write_config", broken)
+        monkeypatch.setattr(persistence, "write_config", broken)
     with pytest.raises(OSError, match="No space left"):
         other.save(path)
     monkeypatch.undo()
@@ -602,6 +602,16 @@ def test_damaged_save_gives_clear_error(damage, match, fitted, tmp_path):
     path = fitted.save(tmp_path / "m")
     damage(path / "estimator.json")
     with pytest.raises(IncompatibleFileError, match=match):
+        LSTMSentimentClassifier.load(path)
+
+
+def test_load_refuses_the_network_of_another_model(fitted, data, tmp_path):
+    X, y = data
+    other = LSTMSentimentClassifier(**{**FAST, "max_features": 10}).fit(X, y)  # a smaller embedding
+    assert other._n_embedding_rows() != fitted._n_embedding_rows()
+    path, other_path = fitted.save(tmp_path / "m"), other.save(tmp_path / "other")
+    (path / "model.keras").write_bytes((other_path / "model.keras").read_bytes())
+    with pytest.raises(IncompatibleFileError, match="come from different models"):
         LSTMSentimentClassifier.load(path)
 
 
