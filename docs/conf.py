@@ -41,21 +41,13 @@ def _import_tensorflow_quietly():
 
     if importlib.util.find_spec("tensorflow") is None:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
+    from skrnn.sentiment import _stderr_to_devnull
+
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-        finally:
-            os.close(devnull)
-        import tensorflow  # noqa: F401
+        with _stderr_to_devnull():
+            import tensorflow  # noqa: F401
     except ImportError:
         pass  # autodoc reports it, with the module that needed it
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 _import_tensorflow_quietly()

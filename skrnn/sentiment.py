@@ -84,6 +84,18 @@ def _keras_model_module(verbose=0):
         from . import keras_model
 
         return keras_model
+    with _stderr_to_devnull(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from . import keras_model
+
+        keras_model.warm_up()
+    _keras_ready = True
+    return keras_model
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Point file descriptor 2 at ``/dev/null`` in the block (C++ libraries write there directly)."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -92,17 +104,11 @@ def _keras_model_module(verbose=0):
             os.dup2(devnull, 2)
         finally:
             os.close(devnull)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from . import keras_model
-
-            keras_model.warm_up()
+        yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-    _keras_ready = True
-    return keras_model
 
 
 @contextlib.contextmanager
