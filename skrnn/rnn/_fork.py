@@ -46,6 +46,8 @@ __all__ = [
     "SecondProcessError",
     "available",
     "deferred_interrupts",
+    "exit_code",
+    "guarded_setup",
     "is_alive",
     "parent_alive",
     "pipe",
@@ -113,6 +115,22 @@ def deferred_interrupts():
             previous(signal.SIGINT, None)
         elif previous == signal.SIG_DFL:
             raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def guarded_setup(close):
+    """A set-up with Ctrl-C held back (:func:`deferred_interrupts`) that calls ``close()`` if it fails.
+
+    A Ctrl-C held back is raised at the end of the block, once everything
+    started is known: it then fails the set-up too, and ``close()`` stops
+    what was started.
+    """
+    try:
+        with deferred_interrupts():
+            yield
+    except BaseException:
+        close()
+        raise
 
 
 def _die_with_parent(parent_pid):

@@ -220,23 +220,19 @@ class WindowTrainer(ThreadChooser):
         # Started here, not in __init__: once __enter__ has returned, the with
         # statement is sure to call __exit__; a Ctrl-C held back until the end of
         # the set-up (or any failure) closes what was started.
-        try:
-            with _fork.deferred_interrupts():
-                if self._n_processes >= 2 and self._n_streams >= 2:
-                    try:
-                        self._split = SplitBatch(self._net, self._seq_length, self._n_streams)
-                    except OSError as exc:
-                        warnings.warn(
-                            f"The second training process could not be started ({exc}); training in one process.",
-                            RuntimeWarning,
-                            stacklevel=4,
-                        )
-                if self._split is not None or self._n_blas_threads >= 2:
-                    warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
-                    self._pacer = Pacer(warmup=warmup, window=3, every=100, references=2)
-        except BaseException:
-            self.close()
-            raise
+        with _fork.guarded_setup(self.close):
+            if self._n_processes >= 2 and self._n_streams >= 2:
+                try:
+                    self._split = SplitBatch(self._net, self._seq_length, self._n_streams)
+                except OSError as exc:
+                    warnings.warn(
+                        f"The second training process could not be started ({exc}); training in one process.",
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+            if self._split is not None or self._n_blas_threads >= 2:
+                warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
+                self._pacer = Pacer(warmup=warmup, window=3, every=100, references=2)
         return self
 
     @property

@@ -106,31 +106,27 @@ class SplitBatch:
         self._B = B = batch_size
         self._B1 = B1 = B // 2  # the child's streams
         self._proc = self._conn = self._private_params = None
-        try:
-            with _fork.deferred_interrupts():
-                H, dt = net.hidden_size, net.dtype
-                window = {
-                    "x": _fork.shared_array((seq_length, B1), np.intp),
-                    "y": _fork.shared_array((seq_length, B1), np.intp),
-                    "grads": _fork.shared_array(net.params.shape, dt),
-                    "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)]
-                              for layer in net.layers],
-                }
-                shared_params = _fork.shared_array(net.params.shape, dt)
-                shared_params[...] = net.params
-                self._window = window
-                self._controller = ThreadpoolController()
-                self._conn, child_conn = _fork.pipe()
-                self._private_params, net.params = net.params, shared_params
-                net._bind()
-                try:
-                    self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch",
-                                             close_in_child=[self._conn])
-                finally:
-                    child_conn.close()
-        except BaseException:
-            self.close()
-            raise
+        with _fork.guarded_setup(self.close):
+            H, dt = net.hidden_size, net.dtype
+            window = {
+                "x": _fork.shared_array((seq_length, B1), np.intp),
+                "y": _fork.shared_array((seq_length, B1), np.intp),
+                "grads": _fork.shared_array(net.params.shape, dt),
+                "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)]
+                          for layer in net.layers],
+            }
+            shared_params = _fork.shared_array(net.params.shape, dt)
+            shared_params[...] = net.params
+            self._window = window
+            self._controller = ThreadpoolController()
+            self._conn, child_conn = _fork.pipe()
+            self._private_params, net.params = net.params, shared_params
+            net._bind()
+            try:
+                self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch",
+                                         close_in_child=[self._conn])
+            finally:
+                child_conn.close()
 
     def loss_and_grads(self, x, y, state, rng=None):
         """As :meth:`CharRNN.loss_and_grads`: fills ``net.grads``, updates ``state``, returns the mean loss.

@@ -179,30 +179,26 @@ class SplitStepper:
             raise ValueError(f"splitting the units of a layer needs hidden_size >= 2, got {H}.")
         self._proc = None
         self._s = self._count = 0
-        try:
-            with _fork.deferred_interrupts():
-                self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
-                buf.h[..., H] = 1.0
-                for layer_buf, state in zip(buf.h, step_state):
-                    layer_buf[0] = state[0]  # [h, 1] before step 1
-                # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
-                self._split = split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
-                self._net = net
-                self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
-                # The rest of a layer's state (the LSTM's c) is the units' owner's; the
-                # child's is shared so that step_state() can hand it back.
-                self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
-                self._child_states = [[_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
-                                      for state in step_state]
-                for shared, state in zip(self._child_states, step_state):
-                    for a, c in zip(shared, state[1:]):
-                        a[...] = c[:, split:]
-                self._plans = _plan(buf, _shards(net, 0, split), self._states, recurrent_done=False)
-                self._proc = _fork.start(_child, (net, split, H, buf, self._child_states, os.getpid()),
-                                         "skrnn-split-step")
-        except BaseException:
-            self.close()
-            raise
+        with _fork.guarded_setup(self.close):
+            self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
+            buf.h[..., H] = 1.0
+            for layer_buf, state in zip(buf.h, step_state):
+                layer_buf[0] = state[0]  # [h, 1] before step 1
+            # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
+            self._split = split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
+            self._net = net
+            self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
+            # The rest of a layer's state (the LSTM's c) is the units' owner's; the
+            # child's is shared so that step_state() can hand it back.
+            self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
+            self._child_states = [[_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
+                                  for state in step_state]
+            for shared, state in zip(self._child_states, step_state):
+                for a, c in zip(shared, state[1:]):
+                    a[...] = c[:, split:]
+            self._plans = _plan(buf, _shards(net, 0, split), self._states, recurrent_done=False)
+            self._proc = _fork.start(_child, (net, split, H, buf, self._child_states, os.getpid()),
+                                     "skrnn-split-step")
 
     def step(self, ids):
         """One step from the ids ``(B,)``; returns the logits ``(B, n_symbols)``."""
