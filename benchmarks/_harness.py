@@ -24,7 +24,9 @@ def report(out):
 
 def spawn(script, case, quick, timeout):
     """Run ``script --worker case`` in a fresh Python and return its result dict (or ``{"error": ...}``)."""
-    cmd = [sys.executable, str(Path(script).resolve()), "--worker", case] + (["--quick"] if quick else [])
+    cmd = [sys.executable, str(Path(script).resolve()), "--worker", case] + (
+        ["--quick"] if quick else []
+    )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     t0 = time.perf_counter()
     try:
@@ -55,10 +57,16 @@ def git_commit():
     """The checked-out commit of the repository, with ``+dirty`` when files differ from it (or None)."""
     root = SKRNN_ROOT.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+dirty" if dirty else "")

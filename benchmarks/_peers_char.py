@@ -121,8 +121,18 @@ class MinCharRNN:
         return out
 
 
-def run_min_char_rnn(ids, vocab_size, *, hidden_size=500, seq_length=40, learning_rate=0.1,
-                     seconds=20.0, warmup_iters=5, sample_every=0, seed=0):
+def run_min_char_rnn(
+    ids,
+    vocab_size,
+    *,
+    hidden_size=500,
+    seq_length=40,
+    learning_rate=0.1,
+    seconds=20.0,
+    warmup_iters=5,
+    sample_every=0,
+    seed=0,
+):
     """Train the reference for ``seconds`` (after ``warmup_iters`` updates).
 
     ``sample_every=100`` would also sample 200 characters every 100 updates
@@ -156,8 +166,13 @@ def run_min_char_rnn(ids, vocab_size, *, hidden_size=500, seq_length=40, learnin
             elapsed = time.perf_counter() - t0
             if elapsed >= seconds:
                 break
-    return {"chars": chars, "seconds": elapsed, "chars_per_s": chars / elapsed,
-            "updates": n - warmup_iters, "smooth_loss_per_char": smooth_loss / seq_length}
+    return {
+        "chars": chars,
+        "seconds": elapsed,
+        "chars_per_s": chars / elapsed,
+        "updates": n - warmup_iters,
+        "smooth_loss_per_char": smooth_loss / seq_length,
+    }
 
 
 # --------------------------------------------------------------------------
@@ -165,9 +180,20 @@ def run_min_char_rnn(ids, vocab_size, *, hidden_size=500, seq_length=40, learnin
 # --------------------------------------------------------------------------
 
 
-def run_keras_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_length=100,
-                   warmup_steps=5, measure_steps=30, jit_compile=False, input_mode="onehot",
-                   embed_dim=64, seed=0):
+def run_keras_lstm(
+    ids,
+    vocab_size,
+    *,
+    hidden_size=256,
+    batch_size=64,
+    seq_length=100,
+    warmup_steps=5,
+    measure_steps=30,
+    jit_compile=False,
+    input_mode="onehot",
+    embed_dim=64,
+    seed=0,
+):
     """Time ``model.fit`` on stateful streams, excluding the first steps.
 
     The model is ``Input(batch_shape=(B, T), int32)`` -> one-hot (or
@@ -195,15 +221,19 @@ def run_keras_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_lengt
 
     inp = keras.Input(batch_shape=(batch_size, seq_length), dtype="int32")
     if input_mode == "onehot":
-        h = keras.layers.Lambda(lambda t: keras.ops.one_hot(t, vocab_size), output_shape=(seq_length, vocab_size))(inp)
+        h = keras.layers.Lambda(
+            lambda t: keras.ops.one_hot(t, vocab_size), output_shape=(seq_length, vocab_size)
+        )(inp)
     else:
         h = keras.layers.Embedding(vocab_size, embed_dim)(inp)
     h = keras.layers.LSTM(hidden_size, return_sequences=True, stateful=True)(h)
     out = keras.layers.Dense(vocab_size)(h)
     model = keras.Model(inp, out)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
 
     stamps = []
 
@@ -212,15 +242,22 @@ def run_keras_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_lengt
             stamps.append(time.perf_counter())
 
     t_start = time.perf_counter()
-    hist = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[Stamp()])
+    hist = model.fit(
+        x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[Stamp()]
+    )
     t_end = time.perf_counter()
     t0, t1 = stamps[warmup_steps - 1], stamps[-1]
     chars = measure_steps * batch_size * seq_length
-    return {"chars": chars, "seconds": t1 - t0, "chars_per_s": chars / (t1 - t0),
-            "first_step_s": stamps[0] - t_start, "total_s": t_end - t_start,
-            "loss": float(hist.history["loss"][-1]),
-            "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
+    return {
+        "chars": chars,
+        "seconds": t1 - t0,
+        "chars_per_s": chars / (t1 - t0),
+        "first_step_s": stamps[0] - t_start,
+        "total_s": t_end - t_start,
+        "loss": float(hist.history["loss"][-1]),
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+    }
 
 
 # --------------------------------------------------------------------------
@@ -246,8 +283,18 @@ def _torch_model(vocab_size, hidden_size, n_layers=1):
     return CharLSTM()
 
 
-def run_torch_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_length=100,
-                   warmup_steps=5, measure_steps=40, threads=None, seed=0):
+def run_torch_lstm(
+    ids,
+    vocab_size,
+    *,
+    hidden_size=256,
+    batch_size=64,
+    seq_length=100,
+    warmup_steps=5,
+    measure_steps=40,
+    threads=None,
+    seed=0,
+):
     """Time a plain PyTorch training loop (truncated BPTT over stateful streams)."""
     import torch
 
@@ -277,12 +324,19 @@ def run_torch_lstm(ids, vocab_size, *, hidden_size=256, batch_size=64, seq_lengt
             t0 = time.perf_counter()
     t1 = time.perf_counter()
     chars = measure_steps * batch_size * seq_length
-    return {"chars": chars, "seconds": t1 - t0, "chars_per_s": chars / (t1 - t0),
-            "loss": float(loss), "versions": {"torch": torch.__version__},
-            "threads": torch.get_num_threads()}
+    return {
+        "chars": chars,
+        "seconds": t1 - t0,
+        "chars_per_s": chars / (t1 - t0),
+        "loss": float(loss),
+        "versions": {"torch": torch.__version__},
+        "threads": torch.get_num_threads(),
+    }
 
 
-def run_torch_sample(vocab_size, *, hidden_size=256, n_layers=1, n_chars=20000, threads=None, seed=0):
+def run_torch_sample(
+    vocab_size, *, hidden_size=256, n_layers=1, n_chars=20000, threads=None, seed=0
+):
     """Sample one stream, one character at a time, from an (untrained) LSTM."""
     import torch
 

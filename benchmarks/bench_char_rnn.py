@@ -95,11 +95,25 @@ QUICK = {
 QUICK_SHAPE = {"hidden": 32, "rnn_hidden": 50}
 
 ALL_CASES = [
-    "minchar", "skrnn_rnn500", "skrnn_rnn500_b256",
-    "skrnn_lstm256", "skrnn_lstm256_t1", "skrnn_lstm256_nj2", "core_lstm256",
-    "keras_lstm256", "keras_lstm256_xla", "torch_lstm256",
-    "gen_skrnn256", "gen_skrnn_default", "gen_skrnn_default_nj2", "gen_torch256", "gen_torch_default",
-    "skrnn_lstm256_busy", "skrnn_lstm256_nj2_busy", "gen_skrnn_default_busy", "gen_skrnn_default_nj2_busy",
+    "minchar",
+    "skrnn_rnn500",
+    "skrnn_rnn500_b256",
+    "skrnn_lstm256",
+    "skrnn_lstm256_t1",
+    "skrnn_lstm256_nj2",
+    "core_lstm256",
+    "keras_lstm256",
+    "keras_lstm256_xla",
+    "torch_lstm256",
+    "gen_skrnn256",
+    "gen_skrnn_default",
+    "gen_skrnn_default_nj2",
+    "gen_torch256",
+    "gen_torch_default",
+    "skrnn_lstm256_busy",
+    "skrnn_lstm256_nj2_busy",
+    "gen_skrnn_default_busy",
+    "gen_skrnn_default_nj2_busy",
     "memory",
 ]
 ONCE = {"memory", "keras_lstm256_xla", "skrnn_rnn500_b256"}  # measured in the first repeat only
@@ -142,7 +156,9 @@ def _slice_for(n_targets_per_stream_windows, batch_size, seq_length, text):
 def _estimator(**params):
     from skrnn import CharRNNGenerator
 
-    base = dict(validation_fraction=0.0, early_stopping=False, max_iter=1, random_state=0, verbose=0)
+    base = dict(
+        validation_fraction=0.0, early_stopping=False, max_iter=1, random_state=0, verbose=0
+    )
     base.update(params)
     est = CharRNNGenerator()
     valid = est.get_params()
@@ -194,8 +210,15 @@ def _time_fit(params, n_windows, warmup_windows, text):
 
 def w_skrnn_rnn500(cfg, text, quick, batch_size=None):
     H = QUICK_SHAPE["rnn_hidden"] if quick else 500
-    params = dict(cell="rnn", hidden_size=H, n_layers=1, seq_length=40, optimizer="adagrad",
-                  learning_rate=0.1, dropout=0.0)
+    params = dict(
+        cell="rnn",
+        hidden_size=H,
+        n_layers=1,
+        seq_length=40,
+        optimizer="adagrad",
+        learning_rate=0.1,
+        dropout=0.0,
+    )
     if batch_size:
         params["batch_size"] = batch_size
     return _time_fit(params, cfg["skrnn_rnn_windows"], max(1, cfg["skrnn_rnn_windows"] // 6), text)
@@ -205,10 +228,20 @@ def w_skrnn_lstm256(cfg, text, quick, threads=None, n_jobs=None):
     from threadpoolctl import threadpool_limits
 
     H = QUICK_SHAPE["hidden"] if quick else 256
-    params = dict(cell="lstm", hidden_size=H, n_layers=1, batch_size=64, seq_length=100, optimizer="adam",
-                  dropout=0.0, n_jobs=n_jobs)
+    params = dict(
+        cell="lstm",
+        hidden_size=H,
+        n_layers=1,
+        batch_size=64,
+        seq_length=100,
+        optimizer="adam",
+        dropout=0.0,
+        n_jobs=n_jobs,
+    )
     with threadpool_limits(limits=threads):  # None: no limit
-        out = _time_fit(params, cfg["skrnn_lstm_windows"], max(1, cfg["skrnn_lstm_windows"] // 6), text)
+        out = _time_fit(
+            params, cfg["skrnn_lstm_windows"], max(1, cfg["skrnn_lstm_windows"] // 6), text
+        )
     out["blas_threads"] = threads or "estimator default"
     out["n_jobs"] = n_jobs
     return out
@@ -217,6 +250,7 @@ def w_skrnn_lstm256(cfg, text, quick, threads=None, n_jobs=None):
 def w_core_lstm256(cfg, text, quick):
     """The network + optimizer loop below the estimator (no estimator overhead)."""
     from _peers_char import make_streams
+
     from skrnn.rnn import Adam, CharRNN, clip_grad_norm_
     from skrnn.text import CharVocabulary
 
@@ -237,7 +271,12 @@ def w_core_lstm256(cfg, text, quick):
         if step == warm - 1:
             t0 = time.perf_counter()
     dt = time.perf_counter() - t0
-    return {"chars_per_s": steps * 6400 / dt, "chars": steps * 6400, "seconds": dt, "final_loss": loss}
+    return {
+        "chars_per_s": steps * 6400 / dt,
+        "chars": steps * 6400,
+        "seconds": dt,
+        "final_loss": loss,
+    }
 
 
 def _fitted_for_sampling(params, text, seconds):
@@ -247,7 +286,11 @@ def _fitted_for_sampling(params, text, seconds):
 
 
 def w_gen_skrnn(cfg, text, quick, default_size=False, n_jobs=None):
-    params = {} if default_size else dict(cell="lstm", hidden_size=QUICK_SHAPE["hidden"] if quick else 256, n_layers=1)
+    params = (
+        {}
+        if default_size
+        else dict(cell="lstm", hidden_size=QUICK_SHAPE["hidden"] if quick else 256, n_layers=1)
+    )
     est = _fitted_for_sampling(params, text, cfg["sample_fit_time"])
     est.set_params(n_jobs=n_jobs)
     n = cfg["gen_chars"]
@@ -257,8 +300,16 @@ def w_gen_skrnn(cfg, text, quick, default_size=False, n_jobs=None):
     dt = time.perf_counter() - t0
     sample = out[0] if isinstance(out, (list, tuple)) else out
     p = est.get_params()
-    return {"chars_per_s": n / dt, "chars": n, "seconds": dt, "sample_len": len(sample),
-            "cell": p["cell"], "hidden_size": p["hidden_size"], "n_layers": p["n_layers"], "n_jobs": n_jobs}
+    return {
+        "chars_per_s": n / dt,
+        "chars": n,
+        "seconds": dt,
+        "sample_len": len(sample),
+        "cell": p["cell"],
+        "hidden_size": p["hidden_size"],
+        "n_layers": p["n_layers"],
+        "n_jobs": n_jobs,
+    }
 
 
 # -- peer workers ---------------------------------------------------------------
@@ -269,8 +320,14 @@ def w_minchar(cfg, text, quick):
 
     _, vocab, ids = encoded()
     H = QUICK_SHAPE["rnn_hidden"] if quick else 500
-    return run_min_char_rnn(ids, len(vocab), hidden_size=H, seq_length=40, learning_rate=0.1,
-                            seconds=cfg["minchar_seconds"])
+    return run_min_char_rnn(
+        ids,
+        len(vocab),
+        hidden_size=H,
+        seq_length=40,
+        learning_rate=0.1,
+        seconds=cfg["minchar_seconds"],
+    )
 
 
 def w_keras(cfg, text, quick, xla=False):
@@ -278,8 +335,14 @@ def w_keras(cfg, text, quick, xla=False):
 
     _, vocab, ids = encoded()
     H = QUICK_SHAPE["hidden"] if quick else 256
-    return run_keras_lstm(ids, len(vocab), hidden_size=H, warmup_steps=cfg["warmup_steps"],
-                          measure_steps=cfg["keras_steps"], jit_compile=xla)
+    return run_keras_lstm(
+        ids,
+        len(vocab),
+        hidden_size=H,
+        warmup_steps=cfg["warmup_steps"],
+        measure_steps=cfg["keras_steps"],
+        jit_compile=xla,
+    )
 
 
 def w_torch(cfg, text, quick):
@@ -287,8 +350,13 @@ def w_torch(cfg, text, quick):
 
     _, vocab, ids = encoded()
     H = QUICK_SHAPE["hidden"] if quick else 256
-    return run_torch_lstm(ids, len(vocab), hidden_size=H, warmup_steps=cfg["warmup_steps"],
-                          measure_steps=cfg["torch_steps"])
+    return run_torch_lstm(
+        ids,
+        len(vocab),
+        hidden_size=H,
+        warmup_steps=cfg["warmup_steps"],
+        measure_steps=cfg["torch_steps"],
+    )
 
 
 def w_gen_torch(cfg, text, quick, n_layers=1):
@@ -304,8 +372,13 @@ def busy(worker):
 
     def run(cfg, text, quick):
         cpus = sorted(os.sched_getaffinity(0))
-        loop = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{cpus[-1]}}})\n"
-                                 "while True: pass"])
+        loop = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"import os; os.sched_setaffinity(0, {{{cpus[-1]}}})\nwhile True: pass",
+            ]
+        )
         try:
             time.sleep(0.2)
             out = worker(cfg, text, quick)
@@ -392,8 +465,15 @@ def w_memory(cfg, text, quick):
     del ids
     gc.collect()
     H = QUICK_SHAPE["hidden"] if quick else 256
-    params = dict(cell="lstm", hidden_size=H, n_layers=1, batch_size=64, seq_length=100, dropout=0.0,
-                  max_iter=1)
+    params = dict(
+        cell="lstm",
+        hidden_size=H,
+        n_layers=1,
+        batch_size=64,
+        seq_length=100,
+        dropout=0.0,
+        max_iter=1,
+    )
     # A small fit first, so that one-off costs (BLAS thread buffers, lazy
     # imports) are not counted as growth with the corpus.
     _estimator(**params).fit(text[:100_000])
@@ -407,8 +487,11 @@ def w_memory(cfg, text, quick):
     growth = s.peak - base
     one_hot = n * 65 * 4
     # Whatever array the fitted estimator keeps that is as long as the corpus.
-    kept = {k: (v.dtype.str, v.nbytes) for k, v in vars(est).items()
-            if isinstance(v, np.ndarray) and v.size >= n // 2}
+    kept = {
+        k: (v.dtype.str, v.nbytes)
+        for k, v in vars(est).items()
+        if isinstance(v, np.ndarray) and v.size >= n // 2
+    }
     return {
         "corpus_chars": len(corpus),
         "encoded_bytes_per_char": bytes_per_char,
@@ -421,7 +504,9 @@ def w_memory(cfg, text, quick):
         "growth_vs_one_hot": growth / one_hot,
         "fit_seconds": fit_s,
         "chars_trained": getattr(est, "n_chars_seen_", None),
-        "peak_method": "VmHWM reset via clear_refs + polling" if s.kernel else "polling /proc/self/statm",
+        "peak_method": "VmHWM reset via clear_refs + polling"
+        if s.kernel
+        else "polling /proc/self/statm",
         "corpus_sized_attributes": kept,
     }
 
@@ -458,8 +543,11 @@ def run_worker(case, quick):
     try:
         from threadpoolctl import threadpool_info
 
-        out["blas"] = [{k: d.get(k) for k in ("internal_api", "num_threads", "architecture")}
-                       for d in threadpool_info() if d.get("user_api") == "blas"]
+        out["blas"] = [
+            {k: d.get(k) for k in ("internal_api", "num_threads", "architecture")}
+            for d in threadpool_info()
+            if d.get("user_api") == "blas"
+        ]
     except Exception:
         pass
     report(out)
@@ -482,7 +570,11 @@ def available(case):
 
 def median(results, key="chars_per_s"):
     vals = [r[key] for r in results if "error" not in r and r.get(key) is not None]
-    return (statistics.median(vals), min(vals), max(vals), len(vals)) if vals else (None, None, None, 0)
+    return (
+        (statistics.median(vals), min(vals), max(vals), len(vals))
+        if vals
+        else (None, None, None, 0)
+    )
 
 
 def fmt(x, digits=0):
@@ -498,13 +590,17 @@ def summarize(runs, quick):
     def ratio(a, b):
         return m(a) / m(b) if m(a) and m(b) else None
 
-    steady = {case: median(rs, "steady_chars_per_s")[0] for case, rs in runs.items() if case != "memory"}
+    steady = {
+        case: median(rs, "steady_chars_per_s")[0] for case, rs in runs.items() if case != "memory"
+    }
 
     def steady_ratio(a, b):
         """skrnn case ``a`` after start-up against peer ``b`` (timed after its warm-up steps)."""
         return steady[a] / m(b) if steady.get(a) and m(b) else None
 
-    keras_best = max([c for c in ("keras_lstm256", "keras_lstm256_xla") if m(c)], key=m, default=None)
+    keras_best = max(
+        [c for c in ("keras_lstm256", "keras_lstm256_xla") if m(c)], key=m, default=None
+    )
     checks = []
 
     def check(name, value, bar, unit=""):
@@ -514,14 +610,39 @@ def summarize(runs, quick):
     check("skrnn rnn500 / original min-char-rnn", ratio("skrnn_rnn500", "minchar"), 50, "x")
     if keras_best:
         # Like for like: both after start-up (Keras after its warm-up steps, skrnn in its second epoch).
-        check(f"skrnn LSTM-256 steady / Keras ({keras_best})", steady_ratio("skrnn_lstm256", keras_best), 1.3, "x")
-    check("skrnn LSTM-256 steady / PyTorch", steady_ratio("skrnn_lstm256", "torch_lstm256"), 1.0, "x")
-    check("skrnn LSTM-256 n_jobs=2 steady / PyTorch", steady_ratio("skrnn_lstm256_nj2", "torch_lstm256"), 1.3, "x")
-    check("skrnn sampling, default model / PyTorch 2 x 256", ratio("gen_skrnn_default", "gen_torch_default"), 2.0,
-          "x")
-    check("busy CPU: LSTM-256 n_jobs=2 / n_jobs=1", ratio("skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"), 0.9, "x")
-    check("busy CPU: sampling n_jobs=2 / n_jobs=1", ratio("gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"),
-          0.9, "x")
+        check(
+            f"skrnn LSTM-256 steady / Keras ({keras_best})",
+            steady_ratio("skrnn_lstm256", keras_best),
+            1.3,
+            "x",
+        )
+    check(
+        "skrnn LSTM-256 steady / PyTorch", steady_ratio("skrnn_lstm256", "torch_lstm256"), 1.0, "x"
+    )
+    check(
+        "skrnn LSTM-256 n_jobs=2 steady / PyTorch",
+        steady_ratio("skrnn_lstm256_nj2", "torch_lstm256"),
+        1.3,
+        "x",
+    )
+    check(
+        "skrnn sampling, default model / PyTorch 2 x 256",
+        ratio("gen_skrnn_default", "gen_torch_default"),
+        2.0,
+        "x",
+    )
+    check(
+        "busy CPU: LSTM-256 n_jobs=2 / n_jobs=1",
+        ratio("skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"),
+        0.9,
+        "x",
+    )
+    check(
+        "busy CPU: sampling n_jobs=2 / n_jobs=1",
+        ratio("gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"),
+        0.9,
+        "x",
+    )
     mem = [r for r in runs.get("memory", []) if "error" not in r]
     if mem:
         check("encoded corpus bytes/char", mem[0]["encoded_bytes_per_char"], -2, "B/char")
@@ -529,47 +650,69 @@ def summarize(runs, quick):
         "skrnn_rnn500/minchar": ratio("skrnn_rnn500", "minchar"),
         "skrnn_rnn500_b256/minchar": ratio("skrnn_rnn500_b256", "minchar"),
         "skrnn_lstm256/keras_lstm256 (steady)": steady_ratio("skrnn_lstm256", "keras_lstm256"),
-        "skrnn_lstm256/keras_lstm256_xla (steady)": steady_ratio("skrnn_lstm256", "keras_lstm256_xla"),
+        "skrnn_lstm256/keras_lstm256_xla (steady)": steady_ratio(
+            "skrnn_lstm256", "keras_lstm256_xla"
+        ),
         "skrnn_lstm256/torch_lstm256 (steady)": steady_ratio("skrnn_lstm256", "torch_lstm256"),
         "skrnn_lstm256/core_lstm256 (steady)": steady_ratio("skrnn_lstm256", "core_lstm256"),
         "skrnn_lstm256/keras_lstm256 (fresh fit)": ratio("skrnn_lstm256", "keras_lstm256"),
         "skrnn_lstm256/torch_lstm256 (fresh fit)": ratio("skrnn_lstm256", "torch_lstm256"),
-        "skrnn_lstm256_nj2/keras_lstm256 (steady)": steady_ratio("skrnn_lstm256_nj2", "keras_lstm256"),
-        "skrnn_lstm256_nj2/torch_lstm256 (steady)": steady_ratio("skrnn_lstm256_nj2", "torch_lstm256"),
+        "skrnn_lstm256_nj2/keras_lstm256 (steady)": steady_ratio(
+            "skrnn_lstm256_nj2", "keras_lstm256"
+        ),
+        "skrnn_lstm256_nj2/torch_lstm256 (steady)": steady_ratio(
+            "skrnn_lstm256_nj2", "torch_lstm256"
+        ),
         "skrnn_lstm256_nj2/skrnn_lstm256 (fresh fit)": ratio("skrnn_lstm256_nj2", "skrnn_lstm256"),
         "skrnn_lstm256_t1/skrnn_lstm256 (fresh fit)": ratio("skrnn_lstm256_t1", "skrnn_lstm256"),
         "gen_skrnn256/gen_torch256": ratio("gen_skrnn256", "gen_torch256"),
         "gen_skrnn_default/gen_torch_default": ratio("gen_skrnn_default", "gen_torch_default"),
-        "gen_skrnn_default_nj2/gen_skrnn_default": ratio("gen_skrnn_default_nj2", "gen_skrnn_default"),
-        "busy: skrnn_lstm256_nj2/skrnn_lstm256": ratio("skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"),
-        "busy: gen_skrnn_default_nj2/gen_skrnn_default": ratio("gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"),
+        "gen_skrnn_default_nj2/gen_skrnn_default": ratio(
+            "gen_skrnn_default_nj2", "gen_skrnn_default"
+        ),
+        "busy: skrnn_lstm256_nj2/skrnn_lstm256": ratio(
+            "skrnn_lstm256_nj2_busy", "skrnn_lstm256_busy"
+        ),
+        "busy: gen_skrnn_default_nj2/gen_skrnn_default": ratio(
+            "gen_skrnn_default_nj2_busy", "gen_skrnn_default_busy"
+        ),
     }
     return med, checks, ratios
 
 
 def markdown(med, checks, ratios, runs, quick):
-    lines = ["| case | median chars/s | min - max | runs | steady (after start-up) median |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| case | median chars/s | min - max | runs | steady (after start-up) median |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for case, (md, lo, hi, n) in med.items():
         steady = median(runs[case], "steady_chars_per_s")[0]
-        lines.append(f"| `{case}` | {fmt(md)} | {fmt(lo)} - {fmt(hi)} | {n} | {fmt(steady) if steady else ''} |")
+        lines.append(
+            f"| `{case}` | {fmt(md)} | {fmt(lo)} - {fmt(hi)} | {n} | {fmt(steady) if steady else ''} |"
+        )
     lines += ["", "| ratio of medians | value |", "| --- | ---: |"]
     lines += [f"| {k} | {fmt(v, 2)} |" for k, v in ratios.items() if v is not None]
     lines += ["", "| check | measured | bar | result |", "| --- | ---: | ---: | --- |"]
     for c in checks:
         res = "n/a" if c["pass"] is None else ("pass" if c["pass"] else "**FAIL**")
         op = "<=" if "bytes" in c["check"] else ">="
-        lines.append(f"| {c['check']} | {fmt(c['value'], 2)} {c['unit']} | {op} {c['bar']:,} | {res} |")
+        lines.append(
+            f"| {c['check']} | {fmt(c['value'], 2)} {c['unit']} | {op} {c['bar']:,} | {res} |"
+        )
     mem = [r for r in runs.get("memory", []) if "error" not in r]
     if mem:
         r = mem[0]
-        lines += ["", "| memory (fit on a synthetic corpus) | value |", "| --- | ---: |",
-                  f"| corpus | {r['corpus_chars'] / 1e6:,.1f} M chars |",
-                  f"| encoded corpus | {r['encoded_bytes_per_char']:.2f} bytes/char |",
-                  f"| RSS before fit (corpus str loaded) | {r['rss_before_fit_mb']:,.0f} MB |",
-                  f"| peak RSS during fit | {r['peak_rss_fit_mb']:,.0f} MB |",
-                  f"| peak growth during fit | {r['peak_growth_mb']:,.0f} MB ({r['growth_bytes_per_char']:.2f} bytes/char) |",
-                  f"| a float32 one-hot copy would be | {r['one_hot_float32_mb']:,.0f} MB |"]
+        lines += [
+            "",
+            "| memory (fit on a synthetic corpus) | value |",
+            "| --- | ---: |",
+            f"| corpus | {r['corpus_chars'] / 1e6:,.1f} M chars |",
+            f"| encoded corpus | {r['encoded_bytes_per_char']:.2f} bytes/char |",
+            f"| RSS before fit (corpus str loaded) | {r['rss_before_fit_mb']:,.0f} MB |",
+            f"| peak RSS during fit | {r['peak_rss_fit_mb']:,.0f} MB |",
+            f"| peak growth during fit | {r['peak_growth_mb']:,.0f} MB ({r['growth_bytes_per_char']:.2f} bytes/char) |",
+            f"| a float32 one-hot copy would be | {r['one_hot_float32_mb']:,.0f} MB |",
+        ]
     errors = {c: r["error"] for c, rs in runs.items() for r in rs if "error" in r}
     if errors:
         lines += ["", "Errors: " + "; ".join(f"`{c}`: {e}" for c, e in errors.items())]
@@ -578,16 +721,23 @@ def markdown(med, checks, ratios, runs, quick):
 
 def _char_rnn_digest():
     """The digest of the sources this benchmark measures (the NumPy model, not the Keras classifier)."""
-    return source_digest([SKRNN_ROOT / "char_rnn.py", SKRNN_ROOT / "text.py", *(SKRNN_ROOT / "rnn").glob("*.py")])
+    return source_digest(
+        [SKRNN_ROOT / "char_rnn.py", SKRNN_ROOT / "text.py", *(SKRNN_ROOT / "rnn").glob("*.py")]
+    )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test (< 60 s)")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--cases", default=None, help="comma-separated subset of: " + ",".join(ALL_CASES))
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/char_rnn.json; "
-                    "none for --quick)")
+    ap.add_argument(
+        "--cases", default=None, help="comma-separated subset of: " + ",".join(ALL_CASES)
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="JSON path (default benchmarks/results/char_rnn.json; none for --quick)",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -617,7 +767,10 @@ def main(argv=None):
             show = out.get("error") or f"{fmt(out.get('chars_per_s'))} chars/s"
             if case == "memory" and "error" not in out:
                 show = f"peak growth {out['peak_growth_mb']:.0f} MB for {out['corpus_chars'] / 1e6:.0f} M chars"
-            print(f"[{time.perf_counter() - t_start:6.1f}s] repeat {rep + 1}/{repeats} {case}: {show}", flush=True)
+            print(
+                f"[{time.perf_counter() - t_start:6.1f}s] repeat {rep + 1}/{repeats} {case}: {show}",
+                flush=True,
+            )
     for case, why in skipped.items():
         runs[case].append({"error": f"skipped: {why}"})
 
@@ -625,14 +778,29 @@ def main(argv=None):
     table = markdown(med, checks, ratios, runs, args.quick)
     print()
     print(table)
-    versions = package_versions(("skrnn", "keras", "tensorflow", "torch", "threadpoolctl", "scikit-learn"))
+    versions = package_versions(
+        ("skrnn", "keras", "tensorflow", "torch", "threadpoolctl", "scikit-learn")
+    )
     result = {
-        "benchmark": "char_rnn", "quick": args.quick, "repeats": repeats, "config": cfg,
-        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "git_commit": git_commit(),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": _cpu_name()},
-        "versions": versions, "runs": runs,
-        "medians": {c: {"median": v[0], "min": v[1], "max": v[2], "n": v[3]} for c, v in med.items()},
-        "ratios": ratios, "checks": checks, "total_wall_s": time.perf_counter() - t_start,
+        "benchmark": "char_rnn",
+        "quick": args.quick,
+        "repeats": repeats,
+        "config": cfg,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "git_commit": git_commit(),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": _cpu_name(),
+        },
+        "versions": versions,
+        "runs": runs,
+        "medians": {
+            c: {"median": v[0], "min": v[1], "max": v[2], "n": v[3]} for c, v in med.items()
+        },
+        "ratios": ratios,
+        "checks": checks,
+        "total_wall_s": time.perf_counter() - t_start,
         "skrnn_source_digest": {"start": digest_start, "end": _char_rnn_digest()},
         "markdown": table,
     }
@@ -647,7 +815,9 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))
     if digest_start != result["skrnn_source_digest"]["end"]:
-        print("WARNING: skrnn's sources changed during the run; the repeats measured different versions.")
+        print(
+            "WARNING: skrnn's sources changed during the run; the repeats measured different versions."
+        )
     print(f"\nJSON: {out}  (total {result['total_wall_s']:.0f} s, skrnn sources {digest_start})")
     return 0
 

@@ -107,8 +107,17 @@ QUICK = {
 }
 # The small classifier used by the grid search and the predict loop.
 SMALL_CLF = dict(
-    max_features=5000, maxlen=200, embedding_dim=16, hidden_size=16, bigram_buckets=1000, bigram_dim=8,
-    max_iter=1, batch_size=64, early_stopping=False, random_state=0, verbose=0,
+    max_features=5000,
+    maxlen=200,
+    embedding_dim=16,
+    hidden_size=16,
+    bigram_buckets=1000,
+    bigram_dim=8,
+    max_iter=1,
+    batch_size=64,
+    early_stopping=False,
+    random_state=0,
+    verbose=0,
 )
 ALL_CASES = ["gridsearch", "fit_loop", "predict_classifier", "predict_generator", "corpus"]
 # Diagnostics, run only when named: the grid search with keras.backend.clear_session()
@@ -180,8 +189,14 @@ class TreeSampler:
                     continue
                 d = self.procs.get(p.pid)
                 if d is None:
-                    d = self.procs[p.pid] = {"label": self._label(p), "first_t": t, "first": r, "peak": r,
-                                             "peak_t": t, "series": []}
+                    d = self.procs[p.pid] = {
+                        "label": self._label(p),
+                        "first_t": t,
+                        "first": r,
+                        "peak": r,
+                        "peak_t": t,
+                        "series": [],
+                    }
                 if r > d["peak"]:
                     d["peak"], d["peak_t"] = r, t
                 d["last"], d["last_t"] = r, t
@@ -221,10 +236,9 @@ def _slope(xs, ys):
 
 # -- data ------------------------------------------------------------------------
 
-_WORDS_POS = "good great excellent wonderful loved superb moving fun brilliant enjoyable".split()
-_WORDS_NEG = "bad awful boring terrible hated dull poor waste worst annoying".split()
-_WORDS = ("the a film movie plot actor acting scene story was is and but it this that of to in "
-          "with very really quite not too so director music ending character").split()
+_WORDS_POS = ["good", "great", "excellent", "wonderful", "loved", "superb", "moving", "fun", "brilliant", "enjoyable"]
+_WORDS_NEG = ["bad", "awful", "boring", "terrible", "hated", "dull", "poor", "waste", "worst", "annoying"]
+_WORDS = ["the", "a", "film", "movie", "plot", "actor", "acting", "scene", "story", "was", "is", "and", "but", "it", "this", "that", "of", "to", "in", "with", "very", "really", "quite", "not", "too", "so", "director", "music", "ending", "character"]
 
 
 def synthetic_reviews(n, seed=0):
@@ -317,9 +331,17 @@ def w_gridsearch(cfg, clear_session=False):
         scoring["clear_session"] = _score_clear_session
     scoring["rss_mib"] = _score_rss_mib
     scoring["live_batches"] = _score_live_batches
-    out = {"data": source, "n_reviews": len(X), "estimator": SMALL_CLF, "param_grid": grid, "cv": cfg["gs_cv"],
-           "n_jobs": 2, "fits_per_search": n_fits, "searches": [],
-           "clear_session_after_each_fit": clear_session}
+    out = {
+        "data": source,
+        "n_reviews": len(X),
+        "estimator": SMALL_CLF,
+        "param_grid": grid,
+        "cv": cfg["gs_cv"],
+        "n_jobs": 2,
+        "fits_per_search": n_fits,
+        "searches": [],
+        "clear_session_after_each_fit": clear_session,
+    }
     gc.collect()
     out["parent_rss_start_mib"] = rss() / MiB
     fits = []  # every fit of every search: pid, time, rss after the fit and its scoring
@@ -328,8 +350,13 @@ def w_gridsearch(cfg, clear_session=False):
             t_start = time.perf_counter() - s.t0
             s.mark(f"search {k + 1} start")
             search = GridSearchCV(
-                LSTMSentimentClassifier(**SMALL_CLF), grid, cv=StratifiedKFold(cfg["gs_cv"]), n_jobs=2,
-                scoring=scoring, refit="accuracy", error_score="raise",
+                LSTMSentimentClassifier(**SMALL_CLF),
+                grid,
+                cv=StratifiedKFold(cfg["gs_cv"]),
+                n_jobs=2,
+                scoring=scoring,
+                refit="accuracy",
+                error_score="raise",
             )
             t0 = time.perf_counter()
             search.fit(X, y)
@@ -339,18 +366,28 @@ def w_gridsearch(cfg, clear_session=False):
             res = search.cv_results_
             for split in range(cfg["gs_cv"]):
                 for c in range(n_candidates):
-                    fits.append({"search": k + 1, "pid": int(res[f"split{split}_test_pid"][c]),
-                                 "time": float(res[f"split{split}_test_time"][c]),
-                                 "rss_mib": float(res[f"split{split}_test_rss_mib"][c]),
-                                 "live_bucketed_batches": int(res[f"split{split}_test_live_batches"][c])})
+                    fits.append(
+                        {
+                            "search": k + 1,
+                            "pid": int(res[f"split{split}_test_pid"][c]),
+                            "time": float(res[f"split{split}_test_time"][c]),
+                            "rss_mib": float(res[f"split{split}_test_rss_mib"][c]),
+                            "live_bucketed_batches": int(res[f"split{split}_test_live_batches"][c]),
+                        }
+                    )
             del search, res
             gc.collect()
             s.sample()
             peak, peak_t, n_proc = s.peak_total(t_start, t_end + 1)
-            out["searches"].append({
-                "search": k + 1, "wall_s": wall, "peak_total_rss_mib": peak / MiB, "processes_at_peak": n_proc,
-                "parent_rss_after_mib": rss() / MiB,
-            })
+            out["searches"].append(
+                {
+                    "search": k + 1,
+                    "wall_s": wall,
+                    "peak_total_rss_mib": peak / MiB,
+                    "processes_at_peak": n_proc,
+                    "parent_rss_after_mib": rss() / MiB,
+                }
+            )
     # Per-process peaks (the sampler) and per-worker RSS fit after fit (the scorer).
     t_first = min(f["time"] for f in fits)
     fits.sort(key=lambda f: f["time"])
@@ -362,33 +399,55 @@ def w_gridsearch(cfg, clear_session=False):
         r = [f["rss_mib"] for f in fs]
         later = r[1:]  # the first fit in a worker pays TensorFlow's import and start-up
         proc = s.procs.get(pid, {})
-        per_worker.append({
-            "pid": pid, "fits": len(fs), "fits_per_search": {k + 1: sum(f["search"] == k + 1 for f in fs)
-                                                             for k in range(cfg["gs_searches"])},
-            "rss_after_fit_mib": [round(x, 1) for x in r],
-            "live_bucketed_batches_after_fit": [f["live_bucketed_batches"] for f in fs],
-            "rss_after_first_fit_mib": r[0], "rss_after_second_fit_mib": r[1] if len(r) > 1 else None,
-            "rss_after_last_fit_mib": r[-1],
-            "growth_second_to_last_mib": (r[-1] - r[1]) if len(r) > 1 else None,
-            "slope_mib_per_fit_after_first": _slope(range(len(later)), later),
-            "sampled_peak_rss_mib": proc.get("peak", 0) / MiB or None,
-        })
-    procs = {str(pid): {"label": d["label"], "first_mib": d["first"] / MiB, "peak_mib": d["peak"] / MiB,
-                        "last_mib": d["last"] / MiB, "first_t": d["first_t"], "last_t": d["last_t"],
-                        "peak_t": d["peak_t"],
-                        # every 5th sample (1 s), to keep the JSON small
-                        "series": [(t, round(r / MiB, 1)) for t, r in d["series"][::5]]}
-             for pid, d in s.procs.items()}
+        per_worker.append(
+            {
+                "pid": pid,
+                "fits": len(fs),
+                "fits_per_search": {
+                    k + 1: sum(f["search"] == k + 1 for f in fs) for k in range(cfg["gs_searches"])
+                },
+                "rss_after_fit_mib": [round(x, 1) for x in r],
+                "live_bucketed_batches_after_fit": [f["live_bucketed_batches"] for f in fs],
+                "rss_after_first_fit_mib": r[0],
+                "rss_after_second_fit_mib": r[1] if len(r) > 1 else None,
+                "rss_after_last_fit_mib": r[-1],
+                "growth_second_to_last_mib": (r[-1] - r[1]) if len(r) > 1 else None,
+                "slope_mib_per_fit_after_first": _slope(range(len(later)), later),
+                "sampled_peak_rss_mib": proc.get("peak", 0) / MiB or None,
+            }
+        )
+    procs = {
+        str(pid): {
+            "label": d["label"],
+            "first_mib": d["first"] / MiB,
+            "peak_mib": d["peak"] / MiB,
+            "last_mib": d["last"] / MiB,
+            "first_t": d["first_t"],
+            "last_t": d["last_t"],
+            "peak_t": d["peak_t"],
+            # every 5th sample (1 s), to keep the JSON small
+            "series": [(t, round(r / MiB, 1)) for t, r in d["series"][::5]],
+        }
+        for pid, d in s.procs.items()
+    }
     peak, peak_t, n_proc = s.peak_total()
-    out.update({
-        "peak_total_rss_mib": peak / MiB, "peak_total_t": peak_t, "processes_at_peak": n_proc,
-        "parent_peak_rss_mib": s.procs[os.getpid()]["peak"] / MiB,
-        "workers": per_worker, "processes": procs, "marks": s.marks,
-        "total_series": [(t, round(r / MiB, 1), n) for t, r, n in s.total[::5]],
-        "fits": [{**f, "time": round(f["time"] - t_first, 2)} for f in fits],
-        "workers_reused_across_searches": all(len(w["fits_per_search"]) > 1 and
-                                              min(w["fits_per_search"].values()) > 0 for w in per_worker),
-    })
+    out.update(
+        {
+            "peak_total_rss_mib": peak / MiB,
+            "peak_total_t": peak_t,
+            "processes_at_peak": n_proc,
+            "parent_peak_rss_mib": s.procs[os.getpid()]["peak"] / MiB,
+            "workers": per_worker,
+            "processes": procs,
+            "marks": s.marks,
+            "total_series": [(t, round(r / MiB, 1), n) for t, r, n in s.total[::5]],
+            "fits": [{**f, "time": round(f["time"] - t_first, 2)} for f in fits],
+            "workers_reused_across_searches": all(
+                len(w["fits_per_search"]) > 1 and min(w["fits_per_search"].values()) > 0
+                for w in per_worker
+            ),
+        }
+    )
     return out
 
 
@@ -422,9 +481,11 @@ def w_fit_loop(cfg):
             gc.collect()
             curve.append(rss() / MiB)
         later = curve[2:]  # the first fits pay TensorFlow's start-up
-        out[variant] = {"rss_after_fit_mib": [round(r, 1) for r in curve],
-                        "growth_fit3_to_last_mib": curve[-1] - curve[2],
-                        "slope_mib_per_fit_after_fit2": _slope(range(len(later)), later)}
+        out[variant] = {
+            "rss_after_fit_mib": [round(r, 1) for r in curve],
+            "growth_fit3_to_last_mib": curve[-1] - curve[2],
+            "slope_mib_per_fit_after_fit2": _slope(range(len(later)), later),
+        }
     return out
 
 
@@ -454,11 +515,16 @@ def _predict_loop(predict, batches, cfg):
     late = [(i, r) for i, r in curve if i >= cfg["pred_warmup"]]
     slope = _slope([i for i, _ in late], [r for _, r in late])
     return {
-        "calls": cfg["pred_calls"], "batch": cfg["pred_batch"], "warmup_calls": cfg["pred_warmup"],
-        "rss_after_warmup_mib": warm, "rss_after_all_mib": end, "growth_mib": end - warm,
+        "calls": cfg["pred_calls"],
+        "batch": cfg["pred_batch"],
+        "warmup_calls": cfg["pred_warmup"],
+        "rss_after_warmup_mib": warm,
+        "rss_after_all_mib": end,
+        "growth_mib": end - warm,
         "growth_kib_per_call": (end - warm) * 1024 / n_after,
         "slope_kib_per_call": None if slope is None else slope * 1024,
-        "curve_mib": [(i, round(r, 2)) for i, r in curve], "seconds": time.perf_counter() - t0,
+        "curve_mib": [(i, round(r, 2)) for i, r in curve],
+        "seconds": time.perf_counter() - t0,
         "ms_per_call": 1000 * (time.perf_counter() - t0) / cfg["pred_calls"],
         "live_bucketed_batches": live,
     }
@@ -474,10 +540,15 @@ def w_predict_classifier(cfg):
     clf = LSTMSentimentClassifier(**SMALL_CLF).fit(X[:n_fit], y[:n_fit])
     pool = X[n_fit:]
     # 64 different batches of held-out reviews, cycled: varied lengths, so varied padded shapes.
-    batches = [pool[j * cfg["pred_batch"]:(j + 1) * cfg["pred_batch"]] for j in range(64)]
+    batches = [pool[j * cfg["pred_batch"] : (j + 1) * cfg["pred_batch"]] for j in range(64)]
     out = _predict_loop(clf.predict, batches, cfg)
-    out.update(estimator="LSTMSentimentClassifier", params=SMALL_CLF, data=source, fit_reviews=n_fit,
-               rss_before_fit_mib=base)
+    out.update(
+        estimator="LSTMSentimentClassifier",
+        params=SMALL_CLF,
+        data=source,
+        fit_reviews=n_fit,
+        rss_before_fit_mib=base,
+    )
     return out
 
 
@@ -491,8 +562,18 @@ def w_predict_generator(cfg):
     except Exception:
         text = " ".join(synthetic_reviews(2000)[0])
         source = "synthetic reviews"
-    params = dict(cell="lstm", hidden_size=64, n_layers=1, seq_length=50, batch_size=32, max_iter=1,
-                  max_time=5.0, validation_fraction=0.0, early_stopping=False, random_state=0)
+    params = dict(
+        cell="lstm",
+        hidden_size=64,
+        n_layers=1,
+        seq_length=50,
+        batch_size=32,
+        max_iter=1,
+        max_time=5.0,
+        validation_fraction=0.0,
+        early_stopping=False,
+        random_state=0,
+    )
     gc.collect()
     base = rss() / MiB
     gen = CharRNNGenerator(**params).fit(text[:200_000])
@@ -503,10 +584,15 @@ def w_predict_generator(cfg):
     for _ in range(64):
         starts = rng.integers(0, len(rest) - 400, cfg["pred_batch"])
         lens = rng.integers(10, 300, cfg["pred_batch"])
-        batches.append([rest[a:a + n] for a, n in zip(starts, lens)])
+        batches.append([rest[a : a + n] for a, n in zip(starts, lens)])
     out = _predict_loop(gen.predict, batches, cfg)
-    out.update(estimator="CharRNNGenerator", params=params, data=source, fit_chars=200_000,
-               rss_before_fit_mib=base)
+    out.update(
+        estimator="CharRNNGenerator",
+        params=params,
+        data=source,
+        fit_chars=200_000,
+        rss_before_fit_mib=base,
+    )
     return out
 
 
@@ -518,11 +604,13 @@ def w_corpus(cfg):
 
     text = bench_char_rnn.load_text()
     # bench_char_rnn's memory case with a tiny model (quick=True: LSTM 32) and our budget.
-    out = bench_char_rnn.w_memory({"memory_mb": cfg["corpus_mb"], "memory_max_time": cfg["corpus_max_time"]},
-                                  text, quick=True)
+    out = bench_char_rnn.w_memory(
+        {"memory_mb": cfg["corpus_mb"], "memory_max_time": cfg["corpus_max_time"]}, text, quick=True
+    )
     corpus_bytes = out["corpus_chars"]  # ASCII: one byte per character in the str and on disk
     out.update(
-        hidden_size=bench_char_rnn.QUICK_SHAPE["hidden"], max_time=cfg["corpus_max_time"],
+        hidden_size=bench_char_rnn.QUICK_SHAPE["hidden"],
+        max_time=cfg["corpus_max_time"],
         corpus_bytes=corpus_bytes,
         peak_rss_over_corpus=out["peak_rss_fit_mb"] * 1e6 / corpus_bytes,
         peak_growth_over_corpus=out["peak_growth_mb"] * 1e6 / corpus_bytes,
@@ -557,21 +645,27 @@ def _summary_gridsearch(name, g):
         return []
     if "error" in g:
         return [f"{name}: ERROR {g['error']}"]
-    lines = [f"## {name}: {g['fits_per_search']} fits per search x {len(g['searches'])} searches, "
-             f"n_jobs=2, {g['n_reviews']} reviews ({g['data']})",
-             f"peak total RSS (parent + children, summed): {g['peak_total_rss_mib']:,.0f} MiB "
-             f"({g['processes_at_peak']} processes)",
-             f"parent: start {g['parent_rss_start_mib']:,.0f} MiB, peak {g['parent_peak_rss_mib']:,.0f} MiB"]
+    lines = [
+        f"## {name}: {g['fits_per_search']} fits per search x {len(g['searches'])} searches, "
+        f"n_jobs=2, {g['n_reviews']} reviews ({g['data']})",
+        f"peak total RSS (parent + children, summed): {g['peak_total_rss_mib']:,.0f} MiB "
+        f"({g['processes_at_peak']} processes)",
+        f"parent: start {g['parent_rss_start_mib']:,.0f} MiB, peak {g['parent_peak_rss_mib']:,.0f} MiB",
+    ]
     for s in g["searches"]:
-        lines.append(f"  search {s['search']}: {s['wall_s']:.0f} s, peak total {s['peak_total_rss_mib']:,.0f} MiB, "
-                     f"parent after (gc) {s['parent_rss_after_mib']:,.0f} MiB")
+        lines.append(
+            f"  search {s['search']}: {s['wall_s']:.0f} s, peak total {s['peak_total_rss_mib']:,.0f} MiB, "
+            f"parent after (gc) {s['parent_rss_after_mib']:,.0f} MiB"
+        )
     for w in g["workers"]:
         slope = w["slope_mib_per_fit_after_first"]
-        lines.append(f"  worker {w['pid']}: {w['fits']} fits {w['fits_per_search']}, peak {w['sampled_peak_rss_mib'] or 0:,.0f} MiB; "
-                     f"after fit 1 {w['rss_after_first_fit_mib']:,.0f}, fit 2 {w['rss_after_second_fit_mib'] or 0:,.0f}, "
-                     f"last {w['rss_after_last_fit_mib']:,.0f} MiB; slope after fit 1 "
-                     f"{'n/a' if slope is None else f'{slope:+.2f}'} MiB/fit; live BucketedBatches after each fit "
-                     f"{w.get('live_bucketed_batches_after_fit', [])}")
+        lines.append(
+            f"  worker {w['pid']}: {w['fits']} fits {w['fits_per_search']}, peak {w['sampled_peak_rss_mib'] or 0:,.0f} MiB; "
+            f"after fit 1 {w['rss_after_first_fit_mib']:,.0f}, fit 2 {w['rss_after_second_fit_mib'] or 0:,.0f}, "
+            f"last {w['rss_after_last_fit_mib']:,.0f} MiB; slope after fit 1 "
+            f"{'n/a' if slope is None else f'{slope:+.2f}'} MiB/fit; live BucketedBatches after each fit "
+            f"{w.get('live_bucketed_batches_after_fit', [])}"
+        )
     lines.append(f"  workers reused across searches: {g['workers_reused_across_searches']}")
     return lines
 
@@ -584,29 +678,39 @@ def summary(results):
     if f and "error" not in f:
         for v in ("plain", "clear_session"):
             d = f[v]
-            lines.append(f"## fit_loop ({v}): {f['fits']} fresh clones fitted on {f['n_reviews']} reviews in one process: "
-                         f"RSS after fit 3 {d['rss_after_fit_mib'][2]:,.0f} -> last {d['rss_after_fit_mib'][-1]:,.0f} MiB "
-                         f"({d['growth_fit3_to_last_mib']:+.1f} MiB, slope {d['slope_mib_per_fit_after_fit2'] or 0:+.2f} MiB/fit)")
+            lines.append(
+                f"## fit_loop ({v}): {f['fits']} fresh clones fitted on {f['n_reviews']} reviews in one process: "
+                f"RSS after fit 3 {d['rss_after_fit_mib'][2]:,.0f} -> last {d['rss_after_fit_mib'][-1]:,.0f} MiB "
+                f"({d['growth_fit3_to_last_mib']:+.1f} MiB, slope {d['slope_mib_per_fit_after_fit2'] or 0:+.2f} MiB/fit)"
+            )
     elif f:
         lines.append(f"fit_loop: ERROR {f['error']}")
     for case in ("predict_classifier", "predict_generator"):
         p = results.get(case)
         if p and "error" not in p:
-            lines.append(f"## {case}: {p['calls']} calls x {p['batch']} inputs ({p['ms_per_call']:.1f} ms/call): "
-                         f"RSS after {p['warmup_calls']} calls {p['rss_after_warmup_mib']:,.1f} MiB -> after all "
-                         f"{p['rss_after_all_mib']:,.1f} MiB: growth {p['growth_mib']:+.2f} MiB "
-                         f"({p['growth_kib_per_call']:+.2f} KiB/call; slope {p['slope_kib_per_call'] or 0:+.2f} KiB/call)"
-                         + (f"; live BucketedBatches {p['live_bucketed_batches']['after_warmup']} -> "
-                            f"{p['live_bucketed_batches']['after_all']}" if p.get("live_bucketed_batches", {}).get("after_all", -1) >= 0 else ""))
+            lines.append(
+                f"## {case}: {p['calls']} calls x {p['batch']} inputs ({p['ms_per_call']:.1f} ms/call): "
+                f"RSS after {p['warmup_calls']} calls {p['rss_after_warmup_mib']:,.1f} MiB -> after all "
+                f"{p['rss_after_all_mib']:,.1f} MiB: growth {p['growth_mib']:+.2f} MiB "
+                f"({p['growth_kib_per_call']:+.2f} KiB/call; slope {p['slope_kib_per_call'] or 0:+.2f} KiB/call)"
+                + (
+                    f"; live BucketedBatches {p['live_bucketed_batches']['after_warmup']} -> "
+                    f"{p['live_bucketed_batches']['after_all']}"
+                    if p.get("live_bucketed_batches", {}).get("after_all", -1) >= 0
+                    else ""
+                )
+            )
         elif p:
             lines.append(f"{case}: ERROR {p['error']}")
     c = results.get("corpus")
     if c and "error" not in c:
-        lines.append(f"## corpus: {c['corpus_chars'] / 1e6:,.0f} M chars, LSTM {c['hidden_size']}, {c['fit_seconds']:.0f} s fit "
-                     f"({c['chars_trained'] or 0:,} chars trained): RSS before fit {c['rss_before_fit_mb']:,.0f} MB "
-                     f"(corpus str included), peak {c['peak_rss_fit_mb']:,.0f} MB = {c['peak_rss_over_corpus']:.2f}x the corpus; "
-                     f"peak growth {c['peak_growth_mb']:,.0f} MB = {c['growth_bytes_per_char']:.2f} bytes/char; "
-                     f"encoding alone {c['encode_only_peak_growth_mb']:,.0f} MB")
+        lines.append(
+            f"## corpus: {c['corpus_chars'] / 1e6:,.0f} M chars, LSTM {c['hidden_size']}, {c['fit_seconds']:.0f} s fit "
+            f"({c['chars_trained'] or 0:,} chars trained): RSS before fit {c['rss_before_fit_mb']:,.0f} MB "
+            f"(corpus str included), peak {c['peak_rss_fit_mb']:,.0f} MB = {c['peak_rss_over_corpus']:.2f}x the corpus; "
+            f"peak growth {c['peak_growth_mb']:,.0f} MB = {c['growth_bytes_per_char']:.2f} bytes/char; "
+            f"encoding alone {c['encode_only_peak_growth_mb']:,.0f} MB"
+        )
     elif c:
         lines.append(f"corpus: ERROR {c['error']}")
     return "\n".join(lines)
@@ -628,12 +732,18 @@ def plot(result, path):
         ax.plot(t, total, color="black", lw=1.5, label="total (sum over processes)")
         for pid, p in g["processes"].items():
             if p["label"] in ("parent", "loky_worker"):
-                ax.plot([x[0] for x in p["series"]], [x[1] for x in p["series"]], lw=1,
-                        label=f"{p['label']} {pid}")
+                ax.plot(
+                    [x[0] for x in p["series"]],
+                    [x[1] for x in p["series"]],
+                    lw=1,
+                    label=f"{p['label']} {pid}",
+                )
         for tm, label in g["marks"]:
             if label.endswith("start") and not label.startswith("search 1"):
                 ax.axvline(tm, color="grey", ls=":", lw=1)
-        ax.set_title(f"GridSearchCV, n_jobs=2, {g['fits_per_search']} fits x {len(g['searches'])} searches")
+        ax.set_title(
+            f"GridSearchCV, n_jobs=2, {g['fits_per_search']} fits x {len(g['searches'])} searches"
+        )
         ax.set_xlabel("seconds")
         ax.set_ylabel("RSS (MiB)")
         ax.legend(fontsize=7)
@@ -643,14 +753,21 @@ def plot(result, path):
         if p and "error" not in p:
             curve = p["curve_mib"]
             base = p["rss_after_warmup_mib"]
-            ax.plot([c[0] for c in curve], [c[1] - base for c in curve], marker=".",
-                    label=f"{p['estimator']} (after {p['warmup_calls']} calls: {base:,.0f} MiB)")
+            ax.plot(
+                [c[0] for c in curve],
+                [c[1] - base for c in curve],
+                marker=".",
+                label=f"{p['estimator']} (after {p['warmup_calls']} calls: {base:,.0f} MiB)",
+            )
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_title("RSS over consecutive predict calls (32 inputs each)")
     ax.set_xlabel("predict calls")
     ax.set_ylabel("RSS - RSS after warm-up (MiB)")
     ax.legend(fontsize=7)
-    fig.suptitle(f"skrnn memory under load, {result['date_utc']} UTC, {result['machine']['cpu_count']} cores", fontsize=9)
+    fig.suptitle(
+        f"skrnn memory under load, {result['date_utc']} UTC, {result['machine']['cpu_count']} cores",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -659,15 +776,31 @@ def plot(result, path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run (~1-3 min)")
-    ap.add_argument("--cases", default=None,
-                    help="comma-separated subset of: gridsearch, fit_loop, predict (both estimators), predict_classifier, "
-                         "predict_generator, corpus; and the diagnostic gridsearch_clear_session (not in the default)")
-    ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/reliability[_quick].json)")
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the other cases' results already in the JSON file (run the cases one at a time)")
-    ap.add_argument("--plot", default=None, metavar="PNG",
-                    help="also draw the grid search and predict curves to this PNG (needs matplotlib)")
-    ap.add_argument("--plot-only", action="store_true", help="only redraw --plot from the --out JSON")
+    ap.add_argument(
+        "--cases",
+        default=None,
+        help="comma-separated subset of: gridsearch, fit_loop, predict (both estimators), predict_classifier, "
+        "predict_generator, corpus; and the diagnostic gridsearch_clear_session (not in the default)",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="JSON path (default benchmarks/results/reliability[_quick].json)",
+    )
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other cases' results already in the JSON file (run the cases one at a time)",
+    )
+    ap.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="also draw the grid search and predict curves to this PNG (needs matplotlib)",
+    )
+    ap.add_argument(
+        "--plot-only", action="store_true", help="only redraw --plot from the --out JSON"
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.plot_only:
@@ -677,14 +810,16 @@ def main(argv=None):
     if args.worker:
         run_worker(args.worker, args.quick)
         return 0
-    import psutil  # noqa: F401  (fail early, with a clear ImportError)
+    import psutil
 
     cases = []
-    for c in (args.cases.split(",") if args.cases else ALL_CASES):
+    for c in args.cases.split(",") if args.cases else ALL_CASES:
         cases += ALIASES.get(c, [c])
     unknown = set(cases) - set(ALL_CASES + EXTRA_CASES)
     if unknown:
-        ap.error(f"unknown case(s) {sorted(unknown)}; choose from {ALL_CASES + EXTRA_CASES + list(ALIASES)}")
+        ap.error(
+            f"unknown case(s) {sorted(unknown)}; choose from {ALL_CASES + EXTRA_CASES + list(ALIASES)}"
+        )
     t_start = time.perf_counter()
     results = {}
     for case in cases:
@@ -694,32 +829,57 @@ def main(argv=None):
         out["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         out["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
         results[case] = out
-        print(f"[{time.perf_counter() - t_start:6.1f}s] {case}: "
-              f"{out.get('error') or 'done in %.0f s' % out['process_wall_s']}", flush=True)
-    out = Path(args.out) if args.out else HERE / "results" / ("reliability_quick.json" if args.quick else "reliability.json")
+        print(
+            f"[{time.perf_counter() - t_start:6.1f}s] {case}: "
+            f"{out.get('error') or 'done in %.0f s' % out['process_wall_s']}",
+            flush=True,
+        )
+    out = (
+        Path(args.out)
+        if args.out
+        else HERE / "results" / ("reliability_quick.json" if args.quick else "reliability.json")
+    )
     if args.merge and out.exists():
         previous = json.loads(out.read_text())
-        results = {**{c: r for c, r in previous.get("results", {}).items() if c not in results}, **results}
+        results = {
+            **{c: r for c, r in previous.get("results", {}).items() if c not in results},
+            **results,
+        }
         results = {c: results[c] for c in ALL_CASES + EXTRA_CASES if c in results}
     text = summary(results)
     print()
     print(text)
-    versions = package_versions(("skrnn", "scikit-learn", "joblib", "keras", "tensorflow", "psutil"))
+    versions = package_versions(
+        ("skrnn", "scikit-learn", "joblib", "keras", "tensorflow", "psutil")
+    )
     try:
-        commit = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "skrnn"],
-                               capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE.parent), "status", "--porcelain", "skrnn"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         commit, dirty = None, ""
     result = {
-        "benchmark": "reliability", "quick": args.quick, "config": QUICK if args.quick else FULL,
+        "benchmark": "reliability",
+        "quick": args.quick,
+        "config": QUICK if args.quick else FULL,
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "memory_gib": psutil.virtual_memory().total / 2**30},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "memory_gib": psutil.virtual_memory().total / 2**30,
+        },
         "git": {"head": commit, "skrnn_modified": bool(dirty)},
-        "versions": versions, "results": results, "summary": text,
+        "versions": versions,
+        "results": results,
+        "summary": text,
         "total_wall_s": time.perf_counter() - t_start,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,6 @@ def bench_small_data(texts, labels, seed=0):
     import pstats
 
     from skrnn import LSTMSentimentClassifier
-
     from skrnn.sentiment import _keras_model_module
 
     profile = cProfile.Profile()
@@ -133,7 +132,8 @@ def bench_small_data(texts, labels, seed=0):
     for phase, names in _PHASES.items():
         names = (names,) if isinstance(names, str) else names
         seconds = [
-            cum for (filename, _, func), (_, _, _, cum, _) in stats.items()
+            cum
+            for (filename, _, func), (_, _, _, cum, _) in stats.items()
             if func in names and "skrnn" in filename
         ]
         if seconds:
@@ -167,7 +167,11 @@ def bench_overhead(train_ids, y, params, *, rounds, seed=0):
         for s in train_ids:
             s = np.asarray(s, dtype=np.int32)
             if params["maxlen"] is not None and len(s) > params["maxlen"]:
-                s = s[: params["maxlen"]] if params["truncating"] == "post" else s[-params["maxlen"] :]
+                s = (
+                    s[: params["maxlen"]]
+                    if params["truncating"] == "post"
+                    else s[-params["maxlen"] :]
+                )
             seqs.append(s)
         model = build_model(
             n_outputs=1,
@@ -187,14 +191,20 @@ def bench_overhead(train_ids, y, params, *, rounds, seed=0):
             ema_momentum=params["ema_momentum"],
             seed=seed,
         )
-        batches = BucketedBatches(seqs, y.astype(np.float32), batch_size=params["batch_size"], shuffle=True, seed=seed)
+        batches = BucketedBatches(
+            seqs, y.astype(np.float32), batch_size=params["batch_size"], shuffle=True, seed=seed
+        )
         model.fit(batches.dataset(), epochs=1, verbose=0, shuffle=False)
         del model
         gc.collect()
 
     times, cores = {"wrapper": [], "direct": []}, {"wrapper": [], "direct": []}
     for r in range(rounds):
-        order = (("wrapper", wrapper), ("direct", direct)) if r % 2 == 0 else (("direct", direct), ("wrapper", wrapper))
+        order = (
+            (("wrapper", wrapper), ("direct", direct))
+            if r % 2 == 0
+            else (("direct", direct), ("wrapper", wrapper))
+        )
         for name, fn in order:
             wall, used = cores_used(fn)
             times[name].append(wall)
@@ -205,7 +215,9 @@ def bench_overhead(train_ids, y, params, *, rounds, seed=0):
 def bench_memory(texts, labels, n_fits=10):
     from skrnn import LSTMSentimentClassifier
 
-    clf = LSTMSentimentClassifier(max_iter=1, maxlen=100, random_state=0, hidden_size=32, embedding_dim=32)
+    clf = LSTMSentimentClassifier(
+        max_iter=1, maxlen=100, random_state=0, hidden_size=32, embedding_dim=32
+    )
     for _ in range(2):
         clf.fit(texts, labels).predict(texts)
     gc.collect()
@@ -219,17 +231,35 @@ def bench_memory(texts, labels, n_fits=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run on 2,000 + 2,000 reviews, one epoch")
-    parser.add_argument("--data-home", default=None, help="IMDB location (default: SKRNN_DATA, else ~/skrnn_data)")
-    parser.add_argument("--n-train", type=int, default=None, help="training reviews (default: all 25,000)")
-    parser.add_argument("--n-test", type=int, default=None, help="test reviews (default: all 25,000)")
-    parser.add_argument("--overhead-reviews", type=int, default=12500, help="reviews for the overhead epochs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run on 2,000 + 2,000 reviews, one epoch"
+    )
+    parser.add_argument(
+        "--data-home", default=None, help="IMDB location (default: SKRNN_DATA, else ~/skrnn_data)"
+    )
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="training reviews (default: all 25,000)"
+    )
+    parser.add_argument(
+        "--n-test", type=int, default=None, help="test reviews (default: all 25,000)"
+    )
+    parser.add_argument(
+        "--overhead-reviews", type=int, default=12500, help="reviews for the overhead epochs"
+    )
     parser.add_argument("--overhead-rounds", type=int, default=2)
     parser.add_argument("--skip-default-fit", action="store_true")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="random_state of each default fit")
-    parser.add_argument("--small-data-only", action="store_true", help="only the small-data fit (step 3)")
-    parser.add_argument("--skip-overhead", action="store_true", help="skip the wrapper-overhead epochs")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="random_state of each default fit"
+    )
+    parser.add_argument(
+        "--small-data-only", action="store_true", help="only the small-data fit (step 3)"
+    )
+    parser.add_argument(
+        "--skip-overhead", action="store_true", help="skip the wrapper-overhead epochs"
+    )
     parser.add_argument(
         "--json",
         default=None,
@@ -295,8 +325,13 @@ def main(argv=None):
             acc = float(np.mean(pred == y_test))
             runs.append(
                 {
-                    "seed": seed, "fit_s": t_fit, "fit_vs_tfidf": t_fit / t_tfidf, "epochs": clf.n_iter_,
-                    "ngram_C": clf.ngram_C_, "test_accuracy": acc, "predict_s": t_pred,
+                    "seed": seed,
+                    "fit_s": t_fit,
+                    "fit_vs_tfidf": t_fit / t_tfidf,
+                    "epochs": clf.n_iter_,
+                    "ngram_C": clf.ngram_C_,
+                    "test_accuracy": acc,
+                    "predict_s": t_pred,
                     "predict_reviews_per_s": len(test_texts) / t_pred,
                 }
             )
@@ -326,13 +361,19 @@ def main(argv=None):
     if not args.skip_overhead:
         n_over = min(args.overhead_reviews, len(train_ids))
         params = LSTMSentimentClassifier().get_params()
-        times, cores = bench_overhead(train_ids[:n_over], y_train[:n_over], params, rounds=args.overhead_rounds)
+        times, cores = bench_overhead(
+            train_ids[:n_over], y_train[:n_over], params, rounds=args.overhead_rounds
+        )
         w, d = statistics.median(times["wrapper"]), statistics.median(times["direct"])
         wmin, dmin = min(times["wrapper"]), min(times["direct"])
         modes = within_mode_ratio(times, cores)
         results.update(
-            overhead_reviews=n_over, overhead_times=times, overhead_cores=cores, overhead_ratio=w / d,
-            overhead_ratio_of_minima=wmin / dmin, overhead_ratio_within_mode=modes,
+            overhead_reviews=n_over,
+            overhead_times=times,
+            overhead_cores=cores,
+            overhead_ratio=w / d,
+            overhead_ratio_of_minima=wmin / dmin,
+            overhead_ratio_within_mode=modes,
         )
         print(
             f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch (medians) -> ratio {w / d:.3f}; "
@@ -342,7 +383,9 @@ def main(argv=None):
 
     # 5. Memory over 10 consecutive fits (small data).
     start, curve = bench_memory(train_texts[:400], y_train[:400])
-    results.update(memory_start_mib=start, memory_curve_mib=curve, memory_growth_mib=curve[-1] - start)
+    results.update(
+        memory_start_mib=start, memory_curve_mib=curve, memory_growth_mib=curve[-1] - start
+    )
     print(f"memory: {start:.0f} MiB -> {curve[-1]:.0f} MiB over 10 fits", flush=True)
 
     rows = [
@@ -350,22 +393,50 @@ def main(argv=None):
     ]
     if not args.skip_default_fit:
         rows += [
-            ("default fit (raw text, incl. tokenization), median", f"{results['default_fit_s']:.0f} s", ""),
-            ("  as a multiple of the TF-IDF baseline's fit", f"{results['default_fit_vs_tfidf']:.1f}x", "<= 10x"),
+            (
+                "default fit (raw text, incl. tokenization), median",
+                f"{results['default_fit_s']:.0f} s",
+                "",
+            ),
+            (
+                "  as a multiple of the TF-IDF baseline's fit",
+                f"{results['default_fit_vs_tfidf']:.1f}x",
+                "<= 10x",
+            ),
             (
                 f"default test accuracy, mean of {len(args.seeds)} seed(s) (lowest)",
                 f"{results['default_test_accuracy']:.4f} ({results['default_test_accuracy_min']:.4f})",
                 ">= 0.92 (none below 0.915)",
             ),
-            ("predict throughput, median", f"{results['predict_reviews_per_s']:.0f} reviews/s", ">= 2000"),
+            (
+                "predict throughput, median",
+                f"{results['predict_reviews_per_s']:.0f} reviews/s",
+                ">= 2000",
+            ),
         ]
-    rows.append((f"default fit on {small['n_texts']:,} short texts", f"{small['fit_s']:.1f} s", "seconds"))
+    rows.append(
+        (f"default fit on {small['n_texts']:,} short texts", f"{small['fit_s']:.1f} s", "seconds")
+    )
     if not args.skip_overhead:
         rows += [
-            (f"wrapper / direct Keras, 1 epoch on {n_over} reviews (medians)", f"{w / d:.3f} ({w:.1f} s / {d:.1f} s)", "<= 1.05"),
-            ("  same, ratio of minima", f"{wmin / dmin:.3f} ({wmin:.1f} s / {dmin:.1f} s)", "<= 1.05"),
-            *((f"  same, runs that used the cores alike ({mode}: {nw} + {nd} runs)", f"{ratio:.3f}", "<= 1.05")
-              for mode, (ratio, nw, nd) in modes.items()),
+            (
+                f"wrapper / direct Keras, 1 epoch on {n_over} reviews (medians)",
+                f"{w / d:.3f} ({w:.1f} s / {d:.1f} s)",
+                "<= 1.05",
+            ),
+            (
+                "  same, ratio of minima",
+                f"{wmin / dmin:.3f} ({wmin:.1f} s / {dmin:.1f} s)",
+                "<= 1.05",
+            ),
+            *(
+                (
+                    f"  same, runs that used the cores alike ({mode}: {nw} + {nd} runs)",
+                    f"{ratio:.3f}",
+                    "<= 1.05",
+                )
+                for mode, (ratio, nw, nd) in modes.items()
+            ),
         ]
     rows.append(("RSS growth over 10 fits", f"{curve[-1] - start:+.1f} MiB", "bounded"))
     width = max(len(r[0]) for r in rows)
@@ -376,7 +447,9 @@ def main(argv=None):
     if args.json is None:
         results_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
         os.makedirs(results_dir, exist_ok=True)
-        args.json = os.path.join(results_dir, "sentiment_quick.json" if args.quick else "sentiment.json")
+        args.json = os.path.join(
+            results_dir, "sentiment_quick.json" if args.quick else "sentiment.json"
+        )
     if args.json != "-":
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=float)

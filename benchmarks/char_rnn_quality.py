@@ -39,7 +39,11 @@ BAR = 1.55
 def find_data(path):
     if path:
         return Path(path)
-    candidates = [os.environ.get("SKRNN_DATA"), HERE.parent.parent / "shared" / "data", Path("~/skrnn_data").expanduser()]
+    candidates = [
+        os.environ.get("SKRNN_DATA"),
+        HERE.parent.parent / "shared" / "data",
+        Path("~/skrnn_data").expanduser(),
+    ]
     for folder in candidates:
         if folder and (Path(folder) / "tinyshakespeare.txt").is_file():
             return Path(folder) / "tinyshakespeare.txt"
@@ -60,12 +64,21 @@ def parse_overrides(pairs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="path of tinyshakespeare.txt")
-    parser.add_argument("--max-time", type=float, default=None, help="max_time in seconds (default: the estimator's)")
-    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE", help="override a parameter")
+    parser.add_argument(
+        "--max-time",
+        type=float,
+        default=None,
+        help="max_time in seconds (default: the estimator's)",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="PARAM=VALUE", help="override a parameter"
+    )
     parser.add_argument("--tag", default="", help="suffix of the output files")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument(
-        "--replot", action="store_true", help="redraw the PNG from the CSV (and .txt) of an earlier run; no training"
+        "--replot",
+        action="store_true",
+        help="redraw the PNG from the CSV (and .txt) of an earlier run; no training",
     )
     args = parser.parse_args(argv)
     stem = "char_rnn_quality" + (f"_{args.tag}" if args.tag else "")

@@ -172,7 +172,9 @@ def _full_width_figures(app, doctree, docname):
     from docutils import nodes
 
     for node in doctree.findall(nodes.image):
-        if any(key in node for key in ("scale", "width", "height")) or isinstance(node.parent, nodes.reference):
+        if any(key in node for key in ("scale", "width", "height")) or isinstance(
+            node.parent, nodes.reference
+        ):
             continue
         node["width"] = "100%"
         node["classes"].append("skrnn-figure")

@@ -19,10 +19,16 @@ from skrnn.compare import compare_imdb
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small subsets and a small LSTM: a smoke run")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small subsets and a small LSTM: a smoke run"
+    )
     parser.add_argument("--output-dir", default="results/compare_imdb", help="where the results go")
-    parser.add_argument("--data-home", default=None, help="folder holding IMDB (default: $SKRNN_DATA)")
+    parser.add_argument(
+        "--data-home", default=None, help="folder holding IMDB (default: $SKRNN_DATA)"
+    )
     args = parser.parse_args()
 
     report = compare_imdb(quick=args.quick, data_home=args.data_home, output_dir=args.output_dir)

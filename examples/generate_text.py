@@ -25,12 +25,26 @@ TEMPERATURES = [0.2, 0.5, 0.8, 1.0, 1.3]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a small model on 200,000 characters for 10 s: a smoke run")
-    parser.add_argument("--output-dir", default="results/generate_text", help="where the plot and the model go")
-    parser.add_argument("--corpus", default=None, help="a UTF-8 text file (default: Tiny Shakespeare)")
-    parser.add_argument("--max-time", type=float, default=600, help="training budget in seconds (default: 600)")
-    parser.add_argument("--prime", default="ROMEO:", help="text the samples continue (default: 'ROMEO:')")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small model on 200,000 characters for 10 s: a smoke run",
+    )
+    parser.add_argument(
+        "--output-dir", default="results/generate_text", help="where the plot and the model go"
+    )
+    parser.add_argument(
+        "--corpus", default=None, help="a UTF-8 text file (default: Tiny Shakespeare)"
+    )
+    parser.add_argument(
+        "--max-time", type=float, default=600, help="training budget in seconds (default: 600)"
+    )
+    parser.add_argument(
+        "--prime", default="ROMEO:", help="text the samples continue (default: 'ROMEO:')"
+    )
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
 
@@ -41,7 +55,9 @@ def main():
         text = load_tiny_shakespeare()
     if args.quick:
         text = text[:200_000]
-        model = CharRNNGenerator(hidden_size=128, n_layers=1, max_iter=10, max_time=10, random_state=0, verbose=1)
+        model = CharRNNGenerator(
+            hidden_size=128, n_layers=1, max_iter=10, max_time=10, random_state=0, verbose=1
+        )
         n_chars = 200
     else:
         model = CharRNNGenerator(max_time=args.max_time, random_state=0, verbose=1)
@@ -50,7 +66,9 @@ def main():
     print(f"Training on {len(text):,} characters: {model}")
     model.fit(text)
     best = max(model.validation_scores_)
-    print(f"{model.n_iter_} epochs; best validation loss {-best:.3f} nats/char ({-best / np.log(2):.3f} bits/char)\n")
+    print(
+        f"{model.n_iter_} epochs; best validation loss {-best:.3f} nats/char ({-best / np.log(2):.3f} bits/char)\n"
+    )
 
     for temperature in TEMPERATURES:
         sample = model.sample(n_chars, prime=args.prime, temperature=temperature, random_state=0)
@@ -81,8 +99,19 @@ def main():
     uniform = np.log(model.n_classes_)  # the loss of a uniform guess over the vocabulary
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.plot(epochs, model.loss_curve_, "o-", label="training")
-    ax.plot(epochs, [-s for s in model.validation_scores_], "o-", label="validation (last 10% of the text)")
-    ax.axhline(uniform, color="gray", ls="--", lw=1, label=f"uniform guess over {model.n_classes_} characters")
+    ax.plot(
+        epochs,
+        [-s for s in model.validation_scores_],
+        "o-",
+        label="validation (last 10% of the text)",
+    )
+    ax.axhline(
+        uniform,
+        color="gray",
+        ls="--",
+        lw=1,
+        label=f"uniform guess over {model.n_classes_} characters",
+    )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are counted: no 1.5
     ax.set_xlim(0.5, len(model.loss_curve_) + 0.5)

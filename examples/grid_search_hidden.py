@@ -33,16 +33,29 @@ def search_classifier(quick):
     texts, labels = load_imdb("train")
     n = 2000 if quick else 4000
     rng = np.random.default_rng(0)
-    idx = rng.choice(len(texts), size=n, replace=False)  # a random subset: both classes, many movies
+    idx = rng.choice(
+        len(texts), size=n, replace=False
+    )  # a random subset: both classes, many movies
     X, y = [texts[i] for i in idx], labels[idx]
     if quick:
         # Small and fast, and explicit: the LSTM alone (no n-gram path, no
         # bigram branch, no dropout) on the first 100 tokens, with a high
         # learning rate, learns well above chance from 1,000 reviews in 3 epochs.
         estimator = LSTMSentimentClassifier(
-            paths="lstm", max_features=5000, maxlen=100, embedding_dim=32, pooling="max_mean",
-            bigram_buckets=0, embedding_dropout=0.0, output_dropout=0.0, ema_momentum=None,
-            learning_rate=0.01, batch_size=32, max_iter=3, early_stopping=False, random_state=0,
+            paths="lstm",
+            max_features=5000,
+            maxlen=100,
+            embedding_dim=32,
+            pooling="max_mean",
+            bigram_buckets=0,
+            embedding_dropout=0.0,
+            output_dropout=0.0,
+            ema_momentum=None,
+            learning_rate=0.01,
+            batch_size=32,
+            max_iter=3,
+            early_stopping=False,
+            random_state=0,
         )
         grid = {"hidden_size": [8, 32]}
     else:
@@ -65,7 +78,9 @@ def search_generator(quick):
     docs = [text[i * size : (i + 1) * size] for i in range(n_docs)]
     if quick:
         # 16 streams instead of 64: about 270 updates in 8 passes over 27,000 characters.
-        estimator = CharRNNGenerator(n_layers=1, batch_size=16, max_iter=8, seq_length=50, random_state=0)
+        estimator = CharRNNGenerator(
+            n_layers=1, batch_size=16, max_iter=8, seq_length=50, random_state=0
+        )
         grid = {"hidden_size": [16, 64]}
     else:
         estimator = CharRNNGenerator(n_layers=1, max_time=40, random_state=0)
@@ -130,7 +145,12 @@ def plot(path, classifier_search, generator_search):
         results = search.cv_results_
         sizes = [p["hidden_size"] for p in results["params"]]
         ax.errorbar(
-            sizes, results["mean_test_score"], yerr=results["std_test_score"], fmt="o-", capsize=4, color=color,
+            sizes,
+            results["mean_test_score"],
+            yerr=results["std_test_score"],
+            fmt="o-",
+            capsize=4,
+            color=color,
             label=f"mean ± std over {search.n_splits_} folds",
         )
         ax.set_xscale("log", base=2)
@@ -151,7 +171,13 @@ def plot(path, classifier_search, generator_search):
     # Log-likelihood from a uniform guess over the characters (bottom) to a perfect prediction (0).
     draw(right, generator_search, "#DD8452")
     uniform = -np.log(generator_search.n_characters_)
-    right.axhline(uniform, color="gray", ls="--", lw=1, label=f"uniform guess over {generator_search.n_characters_} characters")
+    right.axhline(
+        uniform,
+        color="gray",
+        ls="--",
+        lw=1,
+        label=f"uniform guess over {generator_search.n_characters_} characters",
+    )
     right.set_ylim(uniform * 1.05, 0)
     right.set_ylabel("held-out log-likelihood (nats per character)\nhigher is better")
     right.set_title("CharRNNGenerator on Tiny Shakespeare")
@@ -162,18 +188,30 @@ def plot(path, classifier_search, generator_search):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny models on small subsets: a smoke run")
-    parser.add_argument("--output-dir", default="results/grid_search_hidden", help="where the plot goes")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny models on small subsets: a smoke run"
+    )
+    parser.add_argument(
+        "--output-dir", default="results/grid_search_hidden", help="where the plot goes"
+    )
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
 
     classifier_search = search_classifier(args.quick)
     print_results("LSTMSentimentClassifier on IMDB (accuracy)", classifier_search, "accuracy")
     generator_search = search_generator(args.quick)
-    print_results("CharRNNGenerator on Tiny Shakespeare (log-likelihood, nats/char)", generator_search, "score")
+    print_results(
+        "CharRNNGenerator on Tiny Shakespeare (log-likelihood, nats/char)",
+        generator_search,
+        "score",
+    )
 
-    plot(os.path.join(args.output_dir, "grid_search_hidden.png"), classifier_search, generator_search)
+    plot(
+        os.path.join(args.output_dir, "grid_search_hidden.png"), classifier_search, generator_search
+    )
 
 
 if __name__ == "__main__":

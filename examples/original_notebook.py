@@ -97,7 +97,9 @@ def imdb_experiment(quick):
         original.partial_fit(X_train, y_train, classes=[0, 1])  # one more epoch
         training_time += time.perf_counter() - start
         accuracy = original.score(X_test, y_test)
-        print(f"original configuration, epoch {epoch}: test accuracy {accuracy:.4f} ({training_time:.0f} s)")
+        print(
+            f"original configuration, epoch {epoch}: test accuracy {accuracy:.4f} ({training_time:.0f} s)"
+        )
         rows.append((f"original, {epoch} epoch(s)", epoch, training_time, accuracy))
 
     defaults = LSTMSentimentClassifier(random_state=0)
@@ -145,8 +147,12 @@ def char_experiment(quick):
         rows.append((name, model.n_iter_, elapsed, score, model.n_classes_))
         print(f"\n{name} after {elapsed:.0f} s:\n{sample}")
 
-    print(f"\nTiny Shakespeare, {len(train):,} training characters, scored on the last {len(held_out):,}")
-    print("| model | epochs | training time (s) | held-out log-likelihood (nats/char) | bits/char |")
+    print(
+        f"\nTiny Shakespeare, {len(train):,} training characters, scored on the last {len(held_out):,}"
+    )
+    print(
+        "| model | epochs | training time (s) | held-out log-likelihood (nats/char) | bits/char |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, epochs, seconds, score, _ in rows:
         print(f"| {name} | {epochs} | {seconds:.0f} | {score:.3f} | {-score / np.log(2):.3f} |")
@@ -184,7 +190,13 @@ def plot(path, imdb_rows, char_rows):
     uniform = np.log2(char_rows[0][4])
     bars = right.bar(range(len(char_rows)), bits, color="#DD8452")
     right.bar_label(bars, [f"{b:.2f}" for b in bits])
-    right.axhline(uniform, color="gray", ls="--", lw=1, label=f"uniform guess over {char_rows[0][4]} characters")
+    right.axhline(
+        uniform,
+        color="gray",
+        ls="--",
+        lw=1,
+        label=f"uniform guess over {char_rows[0][4]} characters",
+    )
     right.set_xticks(range(len(char_rows)), labels(char_rows))
     right.set_ylim(0, max(uniform, *bits) * 1.15)
     right.set_ylabel("held-out bits per character")
@@ -196,9 +208,15 @@ def plot(path, imdb_rows, char_rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small subsets and a few epochs: a smoke run")
-    parser.add_argument("--output-dir", default="results/original_notebook", help="where the plot goes")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small subsets and a few epochs: a smoke run"
+    )
+    parser.add_argument(
+        "--output-dir", default="results/original_notebook", help="where the plot goes"
+    )
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
 

@@ -23,18 +23,18 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
-    "SavedFolderMixin",
-    "read_arrays",
-    "FORMAT_VERSION",
     "CONFIG_FILE",
+    "FORMAT_VERSION",
     "IncompatibleFileError",
+    "SavedFolderMixin",
+    "add_pickle_header",
     "atomic_directory",
-    "file_header",
     "check_file_header",
+    "check_pickle_header",
+    "file_header",
+    "read_arrays",
     "read_config",
     "write_config",
-    "add_pickle_header",
-    "check_pickle_header",
 ]
 
 #: Version of the on-disk layout (``save``) and of the pickled state; bump it
@@ -131,7 +131,9 @@ def _check_replaceable(path):
     if not path.exists():
         return
     if not path.is_dir():
-        raise ValueError(f"{path} exists and is not a folder: choose another path or remove the file.")
+        raise ValueError(
+            f"{path} exists and is not a folder: choose another path or remove the file."
+        )
     names = {entry.name for entry in path.iterdir()}
     if not names:
         return
@@ -180,7 +182,9 @@ def check_file_header(config, cls, source):
         )
     version = config.get("format_version")
     if not _is_format_version(version):
-        raise IncompatibleFileError(f"{source} has format_version {version!r}, not a version number; the save is damaged.")
+        raise IncompatibleFileError(
+            f"{source} has format_version {version!r}, not a version number; the save is damaged."
+        )
     if version > FORMAT_VERSION:
         raise IncompatibleFileError(
             f"{source} uses file format {version!r}, written by skrnn {config.get('skrnn_version', '?')}; this is "
@@ -198,11 +202,15 @@ def read_config(path, cls):
     path = Path(path)
     config_file = path / CONFIG_FILE
     if not config_file.is_file():
-        raise FileNotFoundError(f"{config_file} not found: is {path} a folder written by {cls.__name__}.save?")
+        raise FileNotFoundError(
+            f"{config_file} not found: is {path} a folder written by {cls.__name__}.save?"
+        )
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IncompatibleFileError(f"{config_file} is not valid JSON ({exc}); the save is damaged.") from None
+        raise IncompatibleFileError(
+            f"{config_file} is not valid JSON ({exc}); the save is damaged."
+        ) from None
     check_file_header(config, cls, config_file)
     return config
 
@@ -233,7 +241,9 @@ def read_arrays(file):
         with np.load(file, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise IncompatibleFileError(f"{file} cannot be read ({exc}); the save is damaged.") from None
+        raise IncompatibleFileError(
+            f"{file} cannot be read ({exc}); the save is damaged."
+        ) from None
 
 
 class SavedFolderMixin:

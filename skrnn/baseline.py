@@ -192,7 +192,9 @@ class NBLogCountRatio(TransformerMixin, BaseEstimator):
             )
         positive = np.asarray(X[y == 1].sum(axis=0), dtype=np.float64).ravel() + self.alpha
         negative = np.asarray(X[y == 0].sum(axis=0), dtype=np.float64).ravel() + self.alpha
-        self.ratio_ = (np.log(positive / positive.sum()) - np.log(negative / negative.sum())).astype(np.float32)
+        self.ratio_ = (
+            np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+        ).astype(np.float32)
         return self
 
     def transform(self, X):
@@ -213,7 +215,9 @@ class NBLogCountRatio(TransformerMixin, BaseEstimator):
         return X * self.ratio_.astype(X.dtype)
 
 
-def make_nb_baseline(*, ngram_range=(1, 3), alpha=1.0, C=1.0, max_iter=1000, random_state=None, **params):
+def make_nb_baseline(
+    *, ngram_range=(1, 3), alpha=1.0, C=1.0, max_iter=1000, random_state=None, **params
+):
     """Build the NB-weighted LogisticRegression baseline on binarized n-grams.
 
     ``CountVectorizer(binary=True, ngram_range=(1, 3))`` ->
@@ -264,7 +268,12 @@ def make_nb_baseline(*, ngram_range=(1, 3), alpha=1.0, C=1.0, max_iter=1000, ran
                 ),
             ),
             ("nb", NBLogCountRatio(alpha=alpha)),
-            ("clf", LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=max_iter, random_state=random_state)),
+            (
+                "clf",
+                LogisticRegression(
+                    C=C, solver="liblinear", dual=True, max_iter=max_iter, random_state=random_state
+                ),
+            ),
         ]
     )
     if params:

@@ -282,7 +282,11 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
-        "n_jobs": [Interval(Integral, None, -1, closed="right"), Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -392,7 +396,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 f"{n_val} for validation; at least 2 are needed. Use a longer text, a larger "
                 "validation_fraction, or validation_fraction=0 with early_stopping=False."
             )
-        streams = self._make_streams(train, "the training text (after the validation split)" if n_val else "X")
+        streams = self._make_streams(
+            train, "the training text (after the validation split)" if n_val else "X"
+        )
         if not continuing:  # the data is valid: start a new model
             self._vocab = vocab
             self._initialize(ids)
@@ -411,7 +417,11 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         try:
             with self._training(len(streams[0])) as loss_and_grads:
                 for _ in range(self.max_iter):
-                    epoch, epoch_start, snapshot = self.n_iter_ + 1, time.perf_counter(), self._snapshot()
+                    epoch, epoch_start, snapshot = (
+                        self.n_iter_ + 1,
+                        time.perf_counter(),
+                        self._snapshot(),
+                    )
                     bar = self._progress_bar(streams, epoch)
                     try:
                         stop = self._train_epoch(streams, bar, deadline, loss_and_grads)
@@ -435,17 +445,24 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                         self._record_time(time.perf_counter() - epoch_start)
                     if self.verbose >= 2 and stop != "interrupted":
                         print(repr(self.sample(200, random_state=epoch)), flush=True)
-                    if stop is not None or (self.early_stopping and no_change >= self.n_iter_no_change):
+                    if stop is not None or (
+                        self.early_stopping and no_change >= self.n_iter_no_change
+                    ):
                         break
         except KeyboardInterrupt:  # outside a training window (set-up, validation, progress output)
             stop = "interrupted"
-        if len(self.time_curve_) < len(self.loss_curve_):  # interrupted between training and bookkeeping
+        if len(self.time_curve_) < len(
+            self.loss_curve_
+        ):  # interrupted between training and bookkeeping
             self._record_time(time.perf_counter() - epoch_start)
         if best_params is not None and (self.early_stopping or stop == "interrupted"):
             self._net.params[...] = best_params
         if stop == "interrupted":
-            kept = ("the current weights" if best_params is None else
-                    f"the weights of epoch {self.best_iter_}, the best on validation")
+            kept = (
+                "the current weights"
+                if best_params is None
+                else f"the weights of epoch {self.best_iter_}, the best on validation"
+            )
             self._warn_interrupted(kept)
         self.fit_time_ = time.perf_counter() - start
         return self
@@ -526,7 +543,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             counts += np.bincount(ids[start : start + (1 << 18)], minlength=self.n_classes_)
         self.char_frequencies_ = counts / counts.sum()
         self._rng = _as_generator(check_random_state(self.random_state))
-        self._net = CharRNN(self.n_classes_, self.hidden_size, self.n_layers, self.cell, self.dropout)
+        self._net = CharRNN(
+            self.n_classes_, self.hidden_size, self.n_layers, self.cell, self.dropout
+        )
         self._net.init_params(self._rng)
         self._arch = (self.cell, self.hidden_size, self.n_layers)
         self._optimizer = None
@@ -535,8 +554,14 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
 
     def _snapshot(self):
         """What :meth:`_restore` needs to undo an epoch: weights, optimizer state, counters, history length."""
-        return (self._net.params.copy(), copy.deepcopy(self._optimizer), self.n_iter_, self.n_chars_seen_,
-                len(self.loss_curve_), len(self.time_curve_))
+        return (
+            self._net.params.copy(),
+            copy.deepcopy(self._optimizer),
+            self.n_iter_,
+            self.n_chars_seen_,
+            len(self.loss_curve_),
+            len(self.time_curve_),
+        )
 
     def _restore(self, snapshot):
         params, optimizer, self.n_iter_, self.n_chars_seen_, n_loss, n_time = snapshot
@@ -583,7 +608,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def _set_epoch_learning_rate(self):
         # The schedule depends only on the epochs already run, so partial_fit
         # and warm_start continue it exactly.
-        self._optimizer.learning_rate = float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
+        self._optimizer.learning_rate = (
+            float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
+        )
 
     def _encode(self, documents, name, vocab=None):
         """Ids of the concatenated documents and the number of ids of each.
@@ -611,7 +638,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 "Use a longer text or a smaller seq_length (or validation_fraction)."
             )
         B = min(self.batch_size, n_pred // T)
-        if B < self.batch_size:
+        if self.batch_size > B:
             warnings.warn(
                 f"{what} has {len(ids)} characters: too few for batch_size={self.batch_size} streams "
                 f"of seq_length={T}; using {B} streams. Lower batch_size to silence this warning.",
@@ -650,8 +677,12 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         """
         n_processes = parallel.n_processes(self.n_jobs) if self._split_training(n_streams) else 1
         n_threads = parallel.n_blas_threads()
-        with parallel.blas_limit(n_threads), \
-                parallel.WindowTrainer(self._net, self.seq_length, n_streams, n_processes, n_threads) as trainer:
+        with (
+            parallel.blas_limit(n_threads),
+            parallel.WindowTrainer(
+                self._net, self.seq_length, n_streams, n_processes, n_threads
+            ) as trainer,
+        ):
             yield trainer
 
     def _train_epoch(self, streams, bar, deadline, loss_and_grads):
@@ -678,14 +709,24 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
                 y = targets[:, s : s + T].T.astype(np.intp)
                 # Dropout: one generator per half of the streams, whatever the number of processes.
-                seeds = tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout > 0 else None
+                seeds = (
+                    tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout > 0 else None
+                )
                 loss = loss_and_grads(x, y, state, seeds)
-                with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported below
+                with np.errstate(
+                    invalid="ignore", over="ignore"
+                ):  # a non-finite norm is reported below
                     norm = clip_grad_norm_(net.grads, self.clip_norm)
                 # Checked before the update, so the weights stay the last good ones.
                 if not math.isfinite(loss) or not math.isfinite(norm):
-                    what, value = ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
-                    raise _Diverged(f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}")
+                    what, value = (
+                        ("training loss", loss)
+                        if not math.isfinite(loss)
+                        else ("gradient norm", norm)
+                    )
+                    raise _Diverged(
+                        f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}"
+                    )
                 opt.step(net.params, net.grads)
                 total += loss * x.size
                 count += x.size
@@ -693,7 +734,10 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(
-                        {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}", "loss": f"{total / count:.4f}"},
+                        {
+                            "chars/s": f"{count / (time.perf_counter() - tic):,.0f}",
+                            "loss": f"{total / count:.4f}",
+                        },
                         refresh=False,
                     )
                 if deadline is not None and time.perf_counter() > deadline:
@@ -713,7 +757,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
 
     def _mean_log_likelihood(self, ids):
         """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass."""
-        total, count = log_likelihood_sum(self._net, ids, window=self.seq_length, max_streams=self.batch_size)
+        total, count = log_likelihood_sum(
+            self._net, ids, window=self.seq_length, max_streams=self.batch_size
+        )
         if count == 0:
             raise ValueError(
                 f"The text has {len(ids)} character(s) in the vocabulary; at least 2 are needed to be scored "
@@ -731,8 +777,12 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def _logit_chunks(self, ids, starts, lengths):
         """Yield ``(rows, logits)``: the next-character logits after each document, chunk by chunk."""
         with np.errstate(divide="ignore"):
-            start_logprobs = np.log(self.char_frequencies_)  # an empty context: the training frequencies
-        return next_symbol_logits(self._net, ids, starts, lengths, start_logprobs, window=self.seq_length)
+            start_logprobs = np.log(
+                self.char_frequencies_
+            )  # an empty context: the training frequencies
+        return next_symbol_logits(
+            self._net, ids, starts, lengths, start_logprobs, window=self.seq_length
+        )
 
     def predict_proba(self, X):
         """Next-character distribution after each string of ``X``.
@@ -828,7 +878,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         return math.exp(-self.score(X))
 
     # ---------------------------------------------------------------- sampling
-    def sample(self, n_chars, prime="", temperature=1.0, top_k=None, n_samples=1, random_state=None):
+    def sample(
+        self, n_chars, prime="", temperature=1.0, top_k=None, n_samples=1, random_state=None
+    ):
         """Generate text, one character at a time.
 
         Parameters
@@ -873,7 +925,11 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             raise ValueError(f"n_chars must be an integer >= 0 (0 gives ''), got {n_chars!r}.")
         if not _is_int(n_samples) or n_samples < 1:
             raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
-        if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 <= temperature < math.inf:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, Real)
+            or not 0 <= temperature < math.inf
+        ):
             raise ValueError(
                 f"temperature must be a finite number >= 0 (0 is greedy, 1 samples the model's "
                 f"distribution), got {temperature!r}."
@@ -887,7 +943,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             raise TypeError(f"prime must be a str, got {type(prime).__name__}; decode bytes first.")
         rng = _as_generator(random_state)
         prime_ids, _ = self._encode([prime], "prime")
-        ids = self._sample_ids(int(n_chars), prime_ids, float(temperature), top_k, int(n_samples), rng)
+        ids = self._sample_ids(
+            int(n_chars), prime_ids, float(temperature), top_k, int(n_samples), rng
+        )
         texts = [self._vocab.decode(row) for row in ids]
         return texts[0] if n_samples == 1 else texts
 
@@ -896,9 +954,19 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             start_logprobs = np.log(self.char_frequencies_)
         two_processes = self._split_sampling(n_chars)
         with parallel.blas_limit(1):  # vector-sized products: BLAS threads only add overhead
-            return sample_ids(self._net.inference_copy(), n_chars, prime_ids, start_logprobs,
-                              temperature=temperature, top_k=top_k, n_samples=n_samples, rng=rng,
-                              window=self.seq_length, two_processes=two_processes, out_dtype=self._vocab.dtype)
+            return sample_ids(
+                self._net.inference_copy(),
+                n_chars,
+                prime_ids,
+                start_logprobs,
+                temperature=temperature,
+                top_k=top_k,
+                n_samples=n_samples,
+                rng=rng,
+                window=self.seq_length,
+                two_processes=two_processes,
+                out_dtype=self._vocab.dtype,
+            )
 
     def _split_training(self, n_streams):
         """Whether a window is big enough to train on two processes, half the streams each.
@@ -942,15 +1010,21 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         optimizer = None
         if self._optimizer is not None:
             name = next(k for k, cls in OPTIMIZERS.items() if type(self._optimizer) is cls)
-            scalars = {key: value.item() if isinstance(value, np.generic) else value
-                       for key, value in self._optimizer_fields(Real)}
+            scalars = {
+                key: value.item() if isinstance(value, np.generic) else value
+                for key, value in self._optimizer_fields(Real)
+            }
             optimizer = {"name": name, "scalars": scalars}
         cell, hidden_size, n_layers = self._arch
         return {
             "params": params,
             "vocabulary": list(self._vocab.chars),
-            "network": {"cell": cell, "hidden_size": int(hidden_size), "n_layers": int(n_layers),
-                        "dtype": self._net.params.dtype.str},
+            "network": {
+                "cell": cell,
+                "hidden_size": int(hidden_size),
+                "n_layers": int(n_layers),
+                "dtype": self._net.params.dtype.str,
+            },
             "optimizer": optimizer,
             "rng_state": self._rng.bit_generator.state,
             "fitted": {key: getattr(self, key) for key in _SAVED_ATTRIBUTES},
@@ -959,14 +1033,19 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def _save_files(self, folder):
         arrays = {"params": self._net.params, "char_frequencies": self.char_frequencies_}
         if self._optimizer is not None:
-            arrays.update((f"optimizer.{key}", value) for key, value in self._optimizer_fields(np.ndarray))
+            arrays.update(
+                (f"optimizer.{key}", value) for key, value in self._optimizer_fields(np.ndarray)
+            )
         np.savez(folder / _WEIGHTS_FILE, **arrays)
 
     def _optimizer_fields(self, kind):
         """The optimizer's public fields that are arrays (``kind=np.ndarray``) or numbers (``Real``)."""
         types = (np.ndarray,) if kind is np.ndarray else (Real, np.number)
-        return [(key, value) for key, value in vars(self._optimizer).items()
-                if isinstance(value, types) and not key.startswith("_")]
+        return [
+            (key, value)
+            for key, value in vars(self._optimizer).items()
+            if isinstance(value, types) and not key.startswith("_")
+        ]
 
     @classmethod
     def _from_saved(cls, path, config):
@@ -979,35 +1058,50 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         dtype = np.dtype(net_config["dtype"])
         if dtype.kind != "f":
             raise ValueError(f"the weights' dtype is {dtype}, expected a float dtype")
-        cell, hidden_size, n_layers = net_config["cell"], net_config["hidden_size"], net_config["n_layers"]
+        cell, hidden_size, n_layers = (
+            net_config["cell"],
+            net_config["hidden_size"],
+            net_config["n_layers"],
+        )
         if cell not in CELLS or not all(_is_int(v) and v >= 1 for v in (hidden_size, n_layers)):
             raise ValueError(f"the network is {net_config}, not a cell with positive integer sizes")
         # Checked before anything is allocated: the shape must be the one of the saved weights.
         expected = CharRNN.count_params(len(config["vocabulary"]), hidden_size, n_layers, cell)
         if arrays["params"].size != expected:
-            raise ValueError(f"a {n_layers} x {cell} {hidden_size} network has {expected} parameters, the saved "
-                             f"weights {arrays['params'].size}")
+            raise ValueError(
+                f"a {n_layers} x {cell} {hidden_size} network has {expected} parameters, the saved "
+                f"weights {arrays['params'].size}"
+            )
         self._vocab = CharVocabulary(config["vocabulary"])
         self.classes_ = _classes_array(self._vocab.chars)
         self.n_classes_ = len(self.classes_)
         self.char_frequencies_ = np.empty(self.n_classes_, dtype=np.float64)
         _copy_saved(self.char_frequencies_, arrays["char_frequencies"], "char_frequencies")
         self._arch = (net_config["cell"], net_config["hidden_size"], net_config["n_layers"])
-        self._net = CharRNN(self.n_classes_, net_config["hidden_size"], net_config["n_layers"],
-                            net_config["cell"], self.dropout, dtype=dtype)
+        self._net = CharRNN(
+            self.n_classes_,
+            net_config["hidden_size"],
+            net_config["n_layers"],
+            net_config["cell"],
+            self.dropout,
+            dtype=dtype,
+        )
         _copy_saved(self._net.params, arrays["params"], "params")
         self._optimizer = None
         if config["optimizer"] is not None:
             self._optimizer = OPTIMIZERS[config["optimizer"]["name"]](self._net.n_params)
             # Only fields the optimizer has, of the kind it has: the file chooses values, never code.
-            numbers, vectors = dict(self._optimizer_fields(Real)), dict(self._optimizer_fields(np.ndarray))
+            numbers, vectors = (
+                dict(self._optimizer_fields(Real)),
+                dict(self._optimizer_fields(np.ndarray)),
+            )
             for key, value in config["optimizer"]["scalars"].items():
                 if key not in numbers or not isinstance(value, Real):
                     raise ValueError(f"the optimizer has no number {key!r}")
                 setattr(self._optimizer, key, value)
             for key in arrays:
                 if key.startswith("optimizer."):
-                    name = key[len("optimizer."):]
+                    name = key[len("optimizer.") :]
                     if name not in vectors:
                         raise ValueError(f"the optimizer has no array {name!r}")
                     _copy_saved(vectors[name], arrays[key], key)
@@ -1019,8 +1113,17 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
 
 
 # Fitted attributes that JSON holds exactly (Python floats round-trip through repr).
-_SAVED_ATTRIBUTES = ("loss_curve_", "time_curve_", "validation_scores_", "best_validation_score_", "best_iter_",
-                     "n_iter_", "n_chars_seen_", "n_train_chars_", "fit_time_")
+_SAVED_ATTRIBUTES = (
+    "loss_curve_",
+    "time_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_iter_",
+    "n_iter_",
+    "n_chars_seen_",
+    "n_train_chars_",
+    "fit_time_",
+)
 
 
 def _classes_array(chars):

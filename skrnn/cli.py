@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
 # Corpora ``skrnn generate`` accepts by name: name -> (the skrnn.datasets loader, its RemoteFile).
@@ -80,7 +80,9 @@ def build_parser():
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"skrnn {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, help="what to run")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, help="what to run"
+    )
 
     compare = commands.add_parser(
         "compare",
@@ -103,7 +105,12 @@ def build_parser():
         action="store_true",
         help="1,000 training and 1,000 test reviews and a small LSTM (6 short epochs): a smoke run",
     )
-    compare.add_argument("--output-dir", default="results", metavar="DIR", help="folder for the JSON, CSV and PNG results (default: results)")
+    compare.add_argument(
+        "--output-dir",
+        default="results",
+        metavar="DIR",
+        help="folder for the JSON, CSV and PNG results (default: results)",
+    )
     compare.add_argument(
         "--data-home",
         default=None,
@@ -116,7 +123,9 @@ def build_parser():
         action="store_true",
         help="also train the classifier with one path only: the LSTM alone and the n-grams alone",
     )
-    compare.add_argument("--seed", type=int, default=0, help="random seed for the LSTM and the subsets (default: 0)")
+    compare.add_argument(
+        "--seed", type=int, default=0, help="random seed for the LSTM and the subsets (default: 0)"
+    )
     compare.add_argument("-q", "--quiet", action="store_true", help="print only the results table")
 
     generate = commands.add_parser(
@@ -144,7 +153,13 @@ def build_parser():
             "trusted source); a path that exists wins over a dataset name"
         ),
     )
-    generate.add_argument("--chars", type=_positive_int, default=500, metavar="N", help="number of characters to generate (default: 500)")
+    generate.add_argument(
+        "--chars",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="number of characters to generate (default: 500)",
+    )
     generate.add_argument(
         "--temperature",
         type=_non_negative_float,
@@ -152,16 +167,69 @@ def build_parser():
         metavar="T",
         help="sampling temperature: 0 is greedy, below 1 is more conservative, above 1 more surprising (default: 0.8)",
     )
-    generate.add_argument("--prime", default="", metavar="TEXT", help="text the generated text continues (default: none)")
-    generate.add_argument("--top-k", type=_positive_int, default=None, metavar="K", help="sample only among the K most likely characters (default: all)")
-    generate.add_argument("--save", default=None, metavar="PATH", help="save the trained model to this folder (CharRNNGenerator.save: JSON and .npz, no pickle) to sample from it later (default: not saved)")
-    training = generate.add_argument_group("training (ignored when CORPUS_OR_MODEL is a saved model)")
-    training.add_argument("--max-time", type=_positive_float, default=None, metavar="S", help="stop training after S seconds (default: no limit)")
-    training.add_argument("--max-iter", type=_positive_int, default=None, metavar="N", help="maximum number of epochs (default: the estimator's, 20)")
-    training.add_argument("--cell", choices=("lstm", "gru", "rnn"), default=None, help="recurrent cell (default: lstm)")
-    training.add_argument("--hidden-size", type=_positive_int, default=None, metavar="H", help="units per layer (default: 256)")
-    training.add_argument("--n-layers", type=_positive_int, default=None, metavar="L", help="stacked layers (default: 2)")
-    training.add_argument("--seq-length", type=_positive_int, default=None, metavar="N", help="training window in characters (default: 50)")
+    generate.add_argument(
+        "--prime",
+        default="",
+        metavar="TEXT",
+        help="text the generated text continues (default: none)",
+    )
+    generate.add_argument(
+        "--top-k",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="sample only among the K most likely characters (default: all)",
+    )
+    generate.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="save the trained model to this folder (CharRNNGenerator.save: JSON and .npz, no pickle) to sample from it later (default: not saved)",
+    )
+    training = generate.add_argument_group(
+        "training (ignored when CORPUS_OR_MODEL is a saved model)"
+    )
+    training.add_argument(
+        "--max-time",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="stop training after S seconds (default: no limit)",
+    )
+    training.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="maximum number of epochs (default: the estimator's, 20)",
+    )
+    training.add_argument(
+        "--cell",
+        choices=("lstm", "gru", "rnn"),
+        default=None,
+        help="recurrent cell (default: lstm)",
+    )
+    training.add_argument(
+        "--hidden-size",
+        type=_positive_int,
+        default=None,
+        metavar="H",
+        help="units per layer (default: 256)",
+    )
+    training.add_argument(
+        "--n-layers",
+        type=_positive_int,
+        default=None,
+        metavar="L",
+        help="stacked layers (default: 2)",
+    )
+    training.add_argument(
+        "--seq-length",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="training window in characters (default: 50)",
+    )
     training.add_argument(
         "--quick",
         action="store_true",
@@ -175,9 +243,17 @@ def build_parser():
         help="folder holding the datasets named by CORPUS_OR_MODEL (tinyshakespeare.txt); "
         "default: $SKRNN_DATA, else ~/skrnn_data",
     )
-    generate.add_argument("--seed", type=int, default=None, help="random seed for training and sampling (default: random)")
     generate.add_argument(
-        "-q", "--quiet", action="store_true", help="print only the generated text (no progress bar, no messages)"
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed for training and sampling (default: random)",
+    )
+    generate.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the generated text (no progress bar, no messages)",
     )
     return parser
 
@@ -227,7 +303,9 @@ def _load_generate_corpus(args, log):
             with open(source, encoding="utf-8") as fh:
                 return fh.read(), source
         except UnicodeDecodeError:
-            raise UsageError(f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)") from None
+            raise UsageError(
+                f"{source}: not a UTF-8 text file (a saved model is a folder written by --save)"
+            ) from None
     names = _GENERATE_DATASETS.get(source.lower())
     if names is None:
         raise UsageError(_missing_source_message(source, args.data_home))
@@ -249,7 +327,11 @@ def _run_generate(args):
     import joblib
 
     source = args.source
-    log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    log = (
+        (lambda *a, **k: None)
+        if args.quiet
+        else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    )
 
     if args.data_home is not None and not os.path.isdir(args.data_home):
         raise UsageError(f"--data-home {args.data_home}: no such folder")
@@ -265,7 +347,9 @@ def _run_generate(args):
         try:
             model = joblib.load(source)
         except Exception as exc:  # a damaged or foreign file: say so in one line
-            raise UsageError(f"{source}: cannot load a model from it ({type(exc).__name__}: {exc})") from None
+            raise UsageError(
+                f"{source}: cannot load a model from it ({type(exc).__name__}: {exc})"
+            ) from None
         if not hasattr(model, "sample"):
             raise UsageError(f"{source}: holds a {type(model).__name__}, not a CharRNNGenerator")
         log(f"Loaded {type(model).__name__} from {source}")

@@ -33,7 +33,7 @@ from importlib import metadata
 
 import numpy as np
 
-__all__ = ["compare_imdb", "estimate_seconds", "format_table", "QUICK_LSTM_PARAMS"]
+__all__ = ["QUICK_LSTM_PARAMS", "compare_imdb", "estimate_seconds", "format_table"]
 
 # quick=True: subsets and a small LSTM, so the whole run stays under a minute.
 QUICK_N_TRAIN = 1000
@@ -77,7 +77,9 @@ def _subsample(texts, labels, n, rng):
         return texts, labels
     from sklearn.model_selection import train_test_split
 
-    idx, _ = train_test_split(np.arange(len(texts)), train_size=n, stratify=labels, random_state=rng)
+    idx, _ = train_test_split(
+        np.arange(len(texts)), train_size=n, stratify=labels, random_state=rng
+    )
     idx = np.sort(idx)
     return [texts[i] for i in idx], labels[idx]
 
@@ -168,14 +170,25 @@ def _plot(path, results, title):
     panels = [
         ("accuracy", "Test accuracy", "accuracy (fraction of test reviews correct)", "{:.3f}"),
         ("fit_time_s", "Fit time", "fit time (seconds)", "{:.1f}"),
-        ("predict_reviews_per_s", "Prediction speed", "prediction speed (reviews per second)", "{:,.0f}"),
+        (
+            "predict_reviews_per_s",
+            "Prediction speed",
+            "prediction speed (reviews per second)",
+            "{:,.0f}",
+        ),
     ]
     fig = Figure(figsize=(4 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels))
     for ax, (key, title_text, ylabel, fmt) in zip(axes, panels):
         values = [row[key] for row in results]
         bars = ax.bar(range(len(values)), values, color=colors)
-        ax.set_xticks(range(len(values)), [n.replace(" (", "\n(") for n in names], fontsize=7, rotation=30, ha="right")
+        ax.set_xticks(
+            range(len(values)),
+            [n.replace(" (", "\n(") for n in names],
+            fontsize=7,
+            rotation=30,
+            ha="right",
+        )
         ax.set_title(title_text)
         ax.set_ylabel(ylabel)
         ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=7)
@@ -288,10 +301,16 @@ def compare_imdb(
         n_train = QUICK_N_TRAIN if n_train is None else n_train
         n_test = QUICK_N_TEST if n_test is None else n_test
 
-    expected_names = [DEFAULT_NAME, "TF-IDF + LogisticRegression", "NB-LR 1-3-grams (make_nb_baseline)"]
+    expected_names = [
+        DEFAULT_NAME,
+        "TF-IDF + LogisticRegression",
+        "NB-LR 1-3-grams (make_nb_baseline)",
+    ]
     if ablation:
         expected_names += ["LSTM only (paths='lstm')", "n-grams only (paths='ngrams')"]
-    estimate = estimate_seconds(25000 if n_train is None else n_train, 25000 if n_test is None else n_test, expected_names)
+    estimate = estimate_seconds(
+        25000 if n_train is None else n_train, 25000 if n_test is None else n_test, expected_names
+    )
     say(
         f"Estimated duration: about {max(1, round(estimate / 60))} minute(s) on 2 CPU cores "
         f"({len(expected_names)} models)."
@@ -302,7 +321,9 @@ def compare_imdb(
     X_test, y_test = load_imdb("test", data_home=data_home)
     X_train, y_train = _subsample(X_train, y_train, n_train, random_state)
     X_test, y_test = _subsample(X_test, y_test, n_test, random_state)
-    say(f"  {len(X_train):,} training and {len(X_test):,} test reviews ({time.perf_counter() - start:.1f} s)")
+    say(
+        f"  {len(X_train):,} training and {len(X_test):,} test reviews ({time.perf_counter() - start:.1f} s)"
+    )
 
     params = dict(QUICK_LSTM_PARAMS) if quick else {}
     params.update(lstm_params or {})
@@ -328,7 +349,9 @@ def compare_imdb(
             "accuracy": accuracy,
             "fit_time_s": fit_time,
             "predict_time_s": predict_time,
-            "predict_reviews_per_s": len(X_test) / predict_time if predict_time > 0 else float("inf"),
+            "predict_reviews_per_s": len(X_test) / predict_time
+            if predict_time > 0
+            else float("inf"),
             "n_train": len(X_train),
             "n_test": len(X_test),
             "params": {k: v for k, v in model.get_params(deep=False).items() if _jsonable(v)},
@@ -336,7 +359,9 @@ def compare_imdb(
         if hasattr(model, "n_iter_"):
             row["n_epochs"] = int(model.n_iter_)
         results.append(row)
-    tfidf_fit = next(r["fit_time_s"] for r in results if r["model"] == "TF-IDF + LogisticRegression")
+    tfidf_fit = next(
+        r["fit_time_s"] for r in results if r["model"] == "TF-IDF + LogisticRegression"
+    )
     for row in results:
         row["fit_vs_tfidf"] = row["fit_time_s"] / tfidf_fit if tfidf_fit > 0 else None
 
@@ -350,7 +375,13 @@ def compare_imdb(
         "random_state": random_state,
         "total_time_s": time.perf_counter() - start,
     }
-    report = {"results": results, "table": table, "settings": settings, "machine": machine_info(), "files": {}}
+    report = {
+        "results": results,
+        "table": table,
+        "settings": settings,
+        "machine": machine_info(),
+        "files": {},
+    }
     say("")
     say(f"IMDB sentiment, {len(X_train):,} training / {len(X_test):,} test reviews:")
     say(table)

@@ -197,7 +197,9 @@ def _download_into(remote, data_home, target, show_progress):
         )
 
     try:
-        fd, tmp_path = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=data_home)
+        fd, tmp_path = tempfile.mkstemp(
+            prefix=f".{remote.filename}.", suffix=".part", dir=data_home
+        )
     except OSError as exc:
         raise DatasetUnavailableError(
             f"Cannot write to the data folder {data_home} ({exc.strerror or exc}). "
@@ -207,7 +209,10 @@ def _download_into(remote, data_home, target, show_progress):
     try:
         digest = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=_DOWNLOAD_TIMEOUT) as response:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(remote.url, timeout=_DOWNLOAD_TIMEOUT) as response,
+            ):
                 total = response.headers.get("Content-Length")
                 total = int(total) if total and total.isdigit() else remote.size
                 with _progress(total, f"Downloading {remote.filename}", show_progress) as bar:
@@ -221,7 +226,9 @@ def _download_into(remote, data_home, target, show_progress):
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise DatasetUnavailableError(
-                f"Could not download {remote.url} ({reason}). " + _by_hand_hint(remote, target) + "."
+                f"Could not download {remote.url} ({reason}). "
+                + _by_hand_hint(remote, target)
+                + "."
             ) from exc
         if digest.hexdigest() != remote.sha256:
             raise DatasetUnavailableError(
@@ -342,7 +349,9 @@ def _parse_tarball(path):
                 continue
             subset, polarity, review_id, _ = match.groups()
             data = tar.extractfile(member).read()
-            out[subset].append((int(review_id), int(polarity == "pos"), data.decode("utf-8", errors="replace")))
+            out[subset].append(
+                (int(review_id), int(polarity == "pos"), data.decode("utf-8", errors="replace"))
+            )
     return {s: _order(r) for s, r in out.items()}
 
 
@@ -492,7 +501,9 @@ def load_imdb(subset="train", *, data_home=None, download_if_missing=True):
     source = _find_imdb_source(data_home)
     if source is None:
         if not download_if_missing:
-            raise DatasetUnavailableError(_imdb_missing_message(data_home) + " (download_if_missing=False)")
+            raise DatasetUnavailableError(
+                _imdb_missing_message(data_home) + " (download_if_missing=False)"
+            )
         source = ("tarball", _download(IMDB, data_home))
     kind, path = source
     fingerprint = _source_fingerprint(kind, path)

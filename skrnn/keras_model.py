@@ -24,13 +24,13 @@ import numpy as np
 from keras import ops
 
 __all__ = [
+    "POOLING_MODES",
     "EpochProgress",
     "MaskedSequencePooling",
     "NonFiniteLossGuard",
     "TrainingMonitor",
     "build_model",
     "train_epochs",
-    "POOLING_MODES",
 ]
 
 POOLING_MODES = ("last", "max", "mean", "max_mean")
@@ -217,7 +217,9 @@ def build_model(
             name=f"{name}_embedding",
         )(ids)
         if embedding_dropout:
-            x = keras.layers.SpatialDropout1D(embedding_dropout, seed=next_seed(), name=f"{name}_dropout")(x)
+            x = keras.layers.SpatialDropout1D(
+                embedding_dropout, seed=next_seed(), name=f"{name}_dropout"
+            )(x)
         return x
 
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -338,7 +340,9 @@ class BucketedBatches:
         n_replicas=1,
     ):
         self.sequences = sequences
-        self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        self.lengths = np.fromiter(
+            (len(s) for s in sequences), dtype=np.int64, count=len(sequences)
+        )
         self.y = y
         self.sample_weight = sample_weight
         self.batch_size = int(batch_size)
@@ -388,7 +392,9 @@ class BucketedBatches:
         for start in range(0, n, pool):
             idx = perm[start : start + pool]
             idx = idx[np.argsort(self.lengths[idx], kind="stable")]
-            batches.extend(idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size))
+            batches.extend(
+                idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)
+            )
         batches = [batches[i] for i in self._rng.permutation(len(batches))]
         if self.n_replicas > 1 and len(batches[0]) % self.n_replicas:
             # Only the last pool's final batch can be partial: draw it last.
@@ -434,12 +440,15 @@ class BucketedBatches:
         import tensorflow as tf
 
         if self._ragged is None:
-            flat = np.concatenate([np.asarray(s, dtype=np.int32) for s in self.sequences] or [np.zeros(0, np.int32)])
+            flat = np.concatenate(
+                [np.asarray(s, dtype=np.int32) for s in self.sequences] or [np.zeros(0, np.int32)]
+            )
             self._ragged = tf.RaggedTensor.from_row_lengths(flat, self.lengths)
         ragged, multiple = self._ragged, self.length_multiple
         batches = self._batch_indices()
         index = tf.RaggedTensor.from_row_lengths(
-            np.concatenate(batches).astype(np.int64), np.fromiter(map(len, batches), np.int64, len(batches))
+            np.concatenate(batches).astype(np.int64),
+            np.fromiter(map(len, batches), np.int64, len(batches)),
         )
         targets = [] if self.y is None else [tf.constant(self.y)]
         if self.y is not None and self.sample_weight is not None:
@@ -449,7 +458,9 @@ class BucketedBatches:
             rows = tf.gather(ragged, idx)
             longest = tf.maximum(tf.reduce_max(rows.row_lengths()), 1)
             width = (longest + multiple - 1) // multiple * multiple
-            x = rows.to_tensor(default_value=0, shape=tf.stack([tf.size(idx, out_type=tf.int64), width]))
+            x = rows.to_tensor(
+                default_value=0, shape=tf.stack([tf.size(idx, out_type=tf.int64), width])
+            )
             if not targets:
                 return x
             return (x, *(tf.gather(t, idx) for t in targets))
@@ -459,7 +470,9 @@ class BucketedBatches:
         # would log at every fit, evaluate and predict that it falls back to
         # sharding by batch. Ask for that directly.
         options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         return ds.with_options(options).prefetch(2)
 
 
@@ -551,7 +564,16 @@ class TrainingMonitor:
         last completed epoch.
     """
 
-    def __init__(self, history, *, early_stopping=False, patience=2, print_epochs=False, first_epoch=0, total_epochs=None):
+    def __init__(
+        self,
+        history,
+        *,
+        early_stopping=False,
+        patience=2,
+        print_epochs=False,
+        first_epoch=0,
+        total_epochs=None,
+    ):
         self.history = history
         self.early_stopping = early_stopping
         self.patience = int(patience)
@@ -577,7 +599,11 @@ class TrainingMonitor:
             n = self.first_epoch + epoch + 1
             total = f"/{self.first_epoch + self.total_epochs}" if self.total_epochs else ""
             parts = [f"Epoch {n}{total}", f"{seconds:.1f}s"]
-            parts += [f"{k}: {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs]
+            parts += [
+                f"{k}: {logs[k]:.4f}"
+                for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                if k in logs
+            ]
             print(" - ".join(parts), flush=True)
         if self.early_stopping and "val_loss" in logs:
             val_loss = float(logs["val_loss"])
@@ -594,8 +620,10 @@ class TrainingMonitor:
 
     def finish(self, model):
         """Restore the best epoch's weights if the current ones are not that epoch's."""
-        if self.early_stopping and self.best_weights is not None and (
-            self.best_epoch != self.epochs_run - 1 or self.interrupted
+        if (
+            self.early_stopping
+            and self.best_weights is not None
+            and (self.best_epoch != self.epochs_run - 1 or self.interrupted)
         ):
             model.set_weights(self.best_weights)
         self.best_weights = None
@@ -632,7 +660,9 @@ def _repair_optimizer(model):
                 average.assign(var)
 
 
-def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbose=0, callbacks=None):
+def train_epochs(
+    model, train, *, epochs, monitor, validation=None, keras_verbose=0, callbacks=None
+):
     """Train ``model`` epoch by epoch on ``train`` (a :class:`BucketedBatches`).
 
     With ``keras_verbose``, each epoch shows an :class:`EpochProgress` bar
@@ -670,21 +700,35 @@ def train_epochs(model, train, *, epochs, monitor, validation=None, keras_verbos
             epoch_callbacks = callbacks
             if keras_verbose:
                 n = monitor.first_epoch + epoch + 1
-                total = f"/{monitor.first_epoch + monitor.total_epochs}" if monitor.total_epochs else ""
+                total = (
+                    f"/{monitor.first_epoch + monitor.total_epochs}" if monitor.total_epochs else ""
+                )
                 epoch_callbacks = [*callbacks, EpochProgress(f"Epoch {n}{total}", len(train))]
-            history = model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=epoch_callbacks)
+            history = model.fit(
+                train_ds, epochs=1, verbose=0, shuffle=False, callbacks=epoch_callbacks
+            )
             logs = {k: v[-1] for k, v in history.history.items()}
             bad = None
             if guard.value is not None:
                 bad = {"epoch": epoch, "batch": guard.batch, "metric": "loss", "value": guard.value}
             elif "loss" in logs and not np.isfinite(float(logs["loss"])):
-                bad = {"epoch": epoch, "batch": None, "metric": "loss", "value": float(logs["loss"])}
+                bad = {
+                    "epoch": epoch,
+                    "batch": None,
+                    "metric": "loss",
+                    "value": float(logs["loss"]),
+                }
             elif val_ds is not None:
                 val = model.evaluate(val_ds, verbose=0, return_dict=True)
                 logs["val_loss"] = val["loss"]
                 logs["val_accuracy"] = val.get("accuracy", val.get("compile_metrics", np.nan))
                 if not np.isfinite(float(logs["val_loss"])):
-                    bad = {"epoch": epoch, "batch": None, "metric": "val_loss", "value": float(logs["val_loss"])}
+                    bad = {
+                        "epoch": epoch,
+                        "batch": None,
+                        "metric": "val_loss",
+                        "value": float(logs["val_loss"]),
+                    }
             if bad is not None:
                 model.set_weights(last_good)
                 _repair_optimizer(model)
@@ -716,8 +760,13 @@ def warm_up():
     n = tf.distribute.get_strategy().num_replicas_in_sync
     model = build_model(n_outputs=1, max_features=4, embedding_dim=2, hidden_size=2, seed=0)
     batches = BucketedBatches(
-        [np.array([2, 3], dtype=np.int32)] * n, np.ones(n, dtype=np.float32), batch_size=n, n_replicas=n
+        [np.array([2, 3], dtype=np.int32)] * n,
+        np.ones(n, dtype=np.float32),
+        batch_size=n,
+        n_replicas=n,
     )
     model.fit(batches.dataset(), verbose=0)
-    model.predict(BucketedBatches([np.array([2], dtype=np.int32)] * n, batch_size=n).dataset(), verbose=0)
+    model.predict(
+        BucketedBatches([np.array([2], dtype=np.int32)] * n, batch_size=n).dataset(), verbose=0
+    )
     del model

@@ -7,15 +7,15 @@ TensorFlow and Keras are imported on first use (``fit``, ``predict``,
 from __future__ import annotations
 
 import contextlib
-import itertools
-from concurrent.futures import ThreadPoolExecutor
 import gc
+import itertools
 import logging
 import os
 import sys
 import tempfile
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -26,10 +26,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.utils import murmurhash3_32
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, murmurhash3_32
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -189,10 +188,18 @@ def _check_token_ids(X, max_features, name="X", offset=0):
         try:
             arr = np.asarray(row)
         except (TypeError, ValueError):
-            arr = np.asarray(row, dtype=object) if isinstance(row, (list, tuple)) else np.empty(0, object)
+            arr = (
+                np.asarray(row, dtype=object)
+                if isinstance(row, (list, tuple))
+                else np.empty(0, object)
+            )
             if arr.ndim != 1:
                 arr = np.empty((0, 0), object)
-        if arr.ndim != 1 or arr.dtype == bool or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        if (
+            arr.ndim != 1
+            or arr.dtype == bool
+            or (arr.size and not np.issubdtype(arr.dtype, np.integer))
+        ):
             raise TypeError(
                 f"{name}[{i}] is not a 1-D sequence of integer token ids (got {type(row).__name__} with "
                 f"dtype {arr.dtype}, shape {arr.shape}). Pass raw documents as strings, or token ids as "
@@ -218,7 +225,9 @@ def _check_X_shape(X, name="X"):
                 "of strings, or token ids as a 2-D integer array (not floats or features)."
             )
     if X is None:
-        raise TypeError(f"{name} is None: pass a list of documents (strings) or of token-id sequences.")
+        raise TypeError(
+            f"{name} is None: pass a list of documents (strings) or of token-id sequences."
+        )
 
 
 def _token_codes(token_lists):
@@ -231,7 +240,9 @@ def _token_codes(token_lists):
     words = list(itertools.chain.from_iterable(token_lists))
     index = {word: i for i, word in enumerate(dict.fromkeys(words))}
     flat = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
-    codes = np.fromiter((murmurhash3_32(word, positive=True) for word in index), dtype=np.uint64, count=len(index))
+    codes = np.fromiter(
+        (murmurhash3_32(word, positive=True) for word in index), dtype=np.uint64, count=len(index)
+    )
     return codes[flat], np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
 
 
@@ -265,7 +276,9 @@ def _ngram_matrix(codes, lengths, ngram_range):
             cols.append((h[within] % np.uint64(_NGRAM_FEATURES)).astype(np.int64))
     rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    X = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_docs, _NGRAM_FEATURES))
+    X = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n_docs, _NGRAM_FEATURES)
+    )
     X.sum_duplicates()
     X.data[:] = 1.0
     return X
@@ -300,7 +313,9 @@ def _fit_nb_lr(X, y, n_classes, C, sample_weight=None, random_state=None):
     for k in [1] if n_classes == 2 else range(n_classes):
         target = (y == k).astype(np.int64)
         nb = NBLogCountRatio().fit(X, target)
-        lr = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000, random_state=random_state)
+        lr = LogisticRegression(
+            C=C, solver="liblinear", dual=True, max_iter=1000, random_state=random_state
+        )
         lr.fit(nb.transform(X), target, sample_weight=sample_weight)
         rows.append(lr.coef_[0] * nb.ratio_)
         intercept.append(lr.intercept_[0])
@@ -341,7 +356,9 @@ def _pretrained_vectors(embeddings, words):
     if isinstance(embeddings, (str, os.PathLike)):
         path = Path(embeddings)
         if not path.is_file():
-            raise FileNotFoundError(f"embeddings={str(embeddings)!r}: no such file; pass a GloVe or word2vec text file.")
+            raise FileNotFoundError(
+                f"embeddings={str(embeddings)!r}: no such file; pass a GloVe or word2vec text file."
+            )
         with open(path, encoding="utf-8", errors="replace") as fh:
             for number, line in enumerate(fh, start=1):
                 parts = line.rstrip().split(" ")
@@ -357,7 +374,11 @@ def _pretrained_vectors(embeddings, words):
                         ) from None
     elif hasattr(embeddings, "key_to_index") and hasattr(embeddings, "vectors"):
         index = embeddings.key_to_index
-        found = {w: np.asarray(embeddings.vectors[index[w]], dtype=np.float32) for w in wanted if w in index}
+        found = {
+            w: np.asarray(embeddings.vectors[index[w]], dtype=np.float32)
+            for w in wanted
+            if w in index
+        }
     elif isinstance(embeddings, Mapping):
         found = {w: np.asarray(embeddings[w], dtype=np.float32) for w in wanted if w in embeddings}
     else:
@@ -372,7 +393,9 @@ def _pretrained_vectors(embeddings, words):
             "the same language and casing (the tokenizer lower-cases unless lowercase=False)."
         )
     if len(dims) != 1 or len(next(iter(dims))) != 1:
-        raise ValueError(f"embeddings' vectors must all be 1-D and of one length, got shapes {sorted(dims)}.")
+        raise ValueError(
+            f"embeddings' vectors must all be 1-D and of one length, got shapes {sorted(dims)}."
+        )
     return found, next(iter(dims))[0]
 
 
@@ -681,7 +704,13 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         "paths": [StrOptions(set(PATHS))],
         "ngram_range": [tuple, list],
         "ngram_C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "embeddings": [None, str, os.PathLike, Mapping, HasMethods(["__getitem__", "__contains__"])],
+        "embeddings": [
+            None,
+            str,
+            os.PathLike,
+            Mapping,
+            HasMethods(["__getitem__", "__contains__"]),
+        ],
         "train_embeddings": ["boolean"],
     }
 
@@ -784,7 +813,17 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         """Turn validated ``items`` into truncated int32 id arrays (never empty)."""
         return self._read(items, kind, fit_tokenizer=fit_tokenizer, offset=offset)[0]
 
-    def _read(self, items, kind, *, fit_tokenizer=False, offset=0, lstm=True, ngrams=False, token_lists=None):
+    def _read(
+        self,
+        items,
+        kind,
+        *,
+        fit_tokenizer=False,
+        offset=0,
+        lstm=True,
+        ngrams=False,
+        token_lists=None,
+    ):
         """What each path reads from validated ``items``, tokenizing only once.
 
         Returns ``(sequences, X_ngrams)``: the LSTM's truncated int32 id arrays
@@ -804,7 +843,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                     )
         elif lstm:
             if fit_tokenizer:
-                self.tokenizer_ = WordTokenizer(max_features=self.max_features, lowercase=self.lowercase)
+                self.tokenizer_ = WordTokenizer(
+                    max_features=self.max_features, lowercase=self.lowercase
+                )
             elif getattr(self, "tokenizer_", None) is None:
                 raise ValueError(
                     "This LSTMSentimentClassifier was fitted on token-id sequences, so it has no "
@@ -828,7 +869,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         X_ngrams = None
         if ngrams:
             if kind == "ids":
-                codes = np.concatenate([seq.astype(np.uint64) for seq in sequences] or [np.zeros(0, np.uint64)])
+                codes = np.concatenate(
+                    [seq.astype(np.uint64) for seq in sequences] or [np.zeros(0, np.uint64)]
+                )
                 lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
             else:
                 codes, lengths = _token_codes(token_lists)
@@ -860,7 +903,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         if y is None:
             raise ValueError("y is required: pass one label per document.")
         if isinstance(y, (str, bytes)):
-            raise ValueError(f"y is a single {type(y).__name__}: pass one label per document (a list or array).")
+            raise ValueError(
+                f"y is a single {type(y).__name__}: pass one label per document (a list or array)."
+            )
         if not hasattr(y, "dtype"):
             as_objects = np.asarray(y, dtype=object)
             if as_objects.ndim == 1:  # before NumPy turns [1, "a"] into ["1", "a"]
@@ -892,11 +937,15 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                     f"sample_weight must be 1-D with one weight per document ({n_samples}), got shape {sw.shape}."
                 )
             if not np.all(np.isfinite(sw)) or np.any(sw < 0):
-                raise ValueError("sample_weight must be finite and non-negative (no NaN, inf or negative weights).")
+                raise ValueError(
+                    "sample_weight must be finite and non-negative (no NaN, inf or negative weights)."
+                )
         if self.class_weight is not None and y is not None:
             cw = compute_sample_weight(self.class_weight, y)
             if not np.all(np.isfinite(cw)) or np.any(cw < 0):
-                raise ValueError(f"class_weight must map classes to finite non-negative weights, got {self.class_weight!r}.")
+                raise ValueError(
+                    f"class_weight must map classes to finite non-negative weights, got {self.class_weight!r}."
+                )
             sw = cw if sw is None else sw * cw
         if sw is not None and not np.any(sw > 0):
             raise ValueError(
@@ -958,7 +1007,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
 
         A small vocabulary gets a small table (and small optimizer updates).
         """
-        n_ids = self.max_features if self.tokenizer_ is None else len(self.tokenizer_.vocabulary) + 2
+        n_ids = (
+            self.max_features if self.tokenizer_ is None else len(self.tokenizer_.vocabulary) + 2
+        )
         return min(n_ids, self.max_features)
 
     def _build_model(self, seed):
@@ -1005,8 +1056,17 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         """Back to the unfitted state (after a fit that produced no usable model)."""
         self._release_model()
         for attr in (
-            "history_", "n_iter_", "best_epoch_", "tokenizer_", "classes_", "input_kind_",
-            "paths_", "combiner_", "ngram_coef_", "ngram_intercept_", "ngram_C_",
+            "history_",
+            "n_iter_",
+            "best_epoch_",
+            "tokenizer_",
+            "classes_",
+            "input_kind_",
+            "paths_",
+            "combiner_",
+            "ngram_coef_",
+            "ngram_intercept_",
+            "ngram_C_",
         ):
             self.__dict__.pop(attr, None)
 
@@ -1017,7 +1077,12 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         sw = None if sample_weight is None else sample_weight.astype(np.float32)
         n_replicas = _num_replicas(self.model_)
         train = km.BucketedBatches(
-            sequences, targets, sw, batch_size=self.batch_size, shuffle=True, seed=shuffle_seed,
+            sequences,
+            targets,
+            sw,
+            batch_size=self.batch_size,
+            shuffle=True,
+            seed=shuffle_seed,
             n_replicas=n_replicas,
         )
         val = None
@@ -1128,7 +1193,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         sample_weight = self._check_sample_weight(sample_weight, len(items), y)
         if warm:
             if kind != self.input_kind_:
-                raise ValueError(f"warm_start: this estimator was fitted on {self.input_kind_}, got {kind}.")
+                raise ValueError(
+                    f"warm_start: this estimator was fitted on {self.input_kind_}, got {kind}."
+                )
             y_encoded = self._encode_labels(y, "warm_start: the first fit's")
             sequences, X_ngrams = self._read(items, kind, ngrams=use_ngrams)
         else:
@@ -1140,7 +1207,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 )
             self._forget_fit()
             self.tokenizer_ = None
-            sequences, X_ngrams = self._read(items, kind, fit_tokenizer=True, lstm=use_lstm, ngrams=use_ngrams)
+            sequences, X_ngrams = self._read(
+                items, kind, fit_tokenizer=True, lstm=use_lstm, ngrams=use_ngrams
+            )
             self.classes_ = encoder.classes_
             self.input_kind_ = kind
             y_encoded = encoder.transform(y)
@@ -1151,10 +1220,14 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
         if warm:
             # Same validation split as the first fit, fresh shuffling and dropout.
-            rng = np.random.RandomState((int(rng.randint(np.iinfo(np.int32).max)) + self.n_iter_) % 2**31)
+            rng = np.random.RandomState(
+                (int(rng.randint(np.iinfo(np.int32).max)) + self.n_iter_) % 2**31
+            )
         train_idx, val_idx = np.arange(n_docs), None
         if self.early_stopping or use_ngrams:
-            train_idx, val_idx = self._split(y_encoded, split_seed, n_replicas if use_lstm else 1, warm)
+            train_idx, val_idx = self._split(
+                y_encoded, split_seed, n_replicas if use_lstm else 1, warm
+            )
         sw_train = None if sample_weight is None else sample_weight[train_idx]
         sw_val = None if sample_weight is None or val_idx is None else sample_weight[val_idx]
         targets = self._targets(y_encoded)
@@ -1316,7 +1389,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             _check_labels(classes, "classes")
             classes = np.unique(classes)
             if len(classes) < 2:
-                raise ValueError(f"classes must hold at least two classes, got {classes.tolist()!r}.")
+                raise ValueError(
+                    f"classes must hold at least two classes, got {classes.tolist()!r}."
+                )
             self.classes_ = classes
             try:
                 y_encoded = self._encode_labels(y, "the")
@@ -1398,8 +1473,12 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 # TensorFlow releases the GIL: the network scores while this thread reads n-grams.
                 lstm = None if sequences is None else pool.submit(self._lstm_proba, sequences)
                 if self.ngram_coef_ is not None:
-                    X_ngrams = self._read(chunk, kind, offset=start, lstm=False, ngrams=True, token_lists=token_lists)[1]
-                    features.append(_ngram_scores(X_ngrams, self.ngram_coef_, self.ngram_intercept_))
+                    X_ngrams = self._read(
+                        chunk, kind, offset=start, lstm=False, ngrams=True, token_lists=token_lists
+                    )[1]
+                    features.append(
+                        _ngram_scores(X_ngrams, self.ngram_coef_, self.ngram_intercept_)
+                    )
                 if lstm is not None:
                     features.insert(0, _lstm_logits(lstm.result()))
             proba[start : start + len(chunk)] = self.combiner_.predict_proba(np.hstack(features))
@@ -1476,9 +1555,17 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         params["ngram_range"] = list(params["ngram_range"])
         if params["embeddings"] is not None:
             # A path is recorded; vectors in memory are not (the model holds the trained embedding).
-            params["embeddings"] = os.fspath(params["embeddings"]) if isinstance(params["embeddings"], (str, os.PathLike)) else None
+            params["embeddings"] = (
+                os.fspath(params["embeddings"])
+                if isinstance(params["embeddings"], (str, os.PathLike))
+                else None
+            )
         if isinstance(params["class_weight"], dict):
-            params["class_weight"] = {"__pairs__": [[_to_json_scalar(k), float(v)] for k, v in params["class_weight"].items()]}
+            params["class_weight"] = {
+                "__pairs__": [
+                    [_to_json_scalar(k), float(v)] for k, v in params["class_weight"].items()
+                ]
+            }
         if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
             params["random_state"] = None
         elif params["random_state"] is not None:
@@ -1496,7 +1583,10 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             "ngram_C": self.ngram_C_,
             "combiner": None
             if self.combiner_ is None
-            else {"coef": self.combiner_.coef_.tolist(), "intercept": self.combiner_.intercept_.tolist()},
+            else {
+                "coef": self.combiner_.coef_.tolist(),
+                "intercept": self.combiner_.intercept_.tolist(),
+            },
         }
 
     def _save_files(self, folder):
@@ -1507,8 +1597,11 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             coef = self.ngram_coef_
             np.savez(
                 folder / _NGRAM_FILE,
-                data=coef.data, indices=coef.indices, indptr=coef.indptr,
-                shape=np.asarray(coef.shape), intercept=self.ngram_intercept_,
+                data=coef.data,
+                indices=coef.indices,
+                indptr=coef.indptr,
+                shape=np.asarray(coef.shape),
+                intercept=self.ngram_intercept_,
             )
 
     @classmethod
@@ -1519,7 +1612,10 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             params = dict(config["params"])
             if "ngram_range" in params:
                 params["ngram_range"] = tuple(params["ngram_range"])
-            if isinstance(params.get("class_weight"), dict) and "__pairs__" in params["class_weight"]:
+            if (
+                isinstance(params.get("class_weight"), dict)
+                and "__pairs__" in params["class_weight"]
+            ):
                 params["class_weight"] = {k: v for k, v in params["class_weight"]["__pairs__"]}
             est = cls(**params)
             est._validate_params()
@@ -1529,10 +1625,18 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             if est.input_kind_ not in ("text", "ids") or (
                 has_network and (est.input_kind_ == "text") != (config["tokenizer"] is not None)
             ):
-                raise ValueError(f"input_kind {est.input_kind_!r} does not match the tokenizer entry")
+                raise ValueError(
+                    f"input_kind {est.input_kind_!r} does not match the tokenizer entry"
+                )
             if est.classes_.ndim != 1 or len(est.classes_) < 2:
-                raise ValueError(f"classes must list at least two labels, got {config['classes']!r}")
-            est.tokenizer_ = None if config["tokenizer"] is None else WordTokenizer.from_config(config["tokenizer"])
+                raise ValueError(
+                    f"classes must list at least two labels, got {config['classes']!r}"
+                )
+            est.tokenizer_ = (
+                None
+                if config["tokenizer"] is None
+                else WordTokenizer.from_config(config["tokenizer"])
+            )
             est.history_ = {str(k): [float(x) for x in v] for k, v in config["history"].items()}
             est.n_iter_ = int(config["n_iter"])
             est.best_epoch_ = None if config["best_epoch"] is None else int(config["best_epoch"])
@@ -1545,7 +1649,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             if config.get("combiner") is not None:
                 est.combiner_ = LogisticRegression()
                 est.combiner_.coef_ = np.asarray(config["combiner"]["coef"], dtype=np.float64)
-                est.combiner_.intercept_ = np.asarray(config["combiner"]["intercept"], dtype=np.float64)
+                est.combiner_.intercept_ = np.asarray(
+                    config["combiner"]["intercept"], dtype=np.float64
+                )
                 est.combiner_.classes_ = np.arange(len(est.classes_))
                 est.combiner_.n_features_in_ = est.combiner_.coef_.shape[1]
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -1556,7 +1662,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         if est.paths_ != "lstm":
             ngram_file = path / _NGRAM_FILE
             if not ngram_file.is_file():
-                raise IncompatibleFileError(f"{ngram_file} is missing: the save at {path} is incomplete; save it again.")
+                raise IncompatibleFileError(
+                    f"{ngram_file} is missing: the save at {path} is incomplete; save it again."
+                )
             data = read_arrays(ngram_file)
             try:
                 est.ngram_coef_ = sp.csr_matrix(
@@ -1572,7 +1680,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             return est
         model_file = path / _MODEL_FILE
         if not model_file.is_file():
-            raise IncompatibleFileError(f"{model_file} is missing: the save at {path} is incomplete; save it again.")
+            raise IncompatibleFileError(
+                f"{model_file} is missing: the save at {path} is incomplete; save it again."
+            )
         km = _keras_model_module(est.verbose)
         try:
             with _quiet(0):
@@ -1589,7 +1699,10 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 f"{config_file}; the save is damaged."
             )
         n_ids = est._n_embedding_rows()
-        embedding = next((layer for layer in est.model_.layers if isinstance(layer, km.keras.layers.Embedding)), None)
+        embedding = next(
+            (layer for layer in est.model_.layers if isinstance(layer, km.keras.layers.Embedding)),
+            None,
+        )
         if embedding is None or embedding.input_dim != n_ids:
             found = None if embedding is None else embedding.input_dim
             raise IncompatibleFileError(

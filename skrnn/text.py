@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["check_documents", "CharVocabulary", "WordTokenizer", "PAD_ID", "OOV_ID"]
+__all__ = ["OOV_ID", "PAD_ID", "CharVocabulary", "WordTokenizer", "check_documents"]
 
 
 def check_documents(X, *, allow_single_string=False, name="X"):
@@ -60,21 +60,27 @@ def check_documents(X, *, allow_single_string=False, name="X"):
             f"single string. Wrap it in a list: [{name}]."
         )
     if isinstance(X, (bytes, bytearray)):
-        raise TypeError(f"{name} must contain str, got bytes; decode it first, e.g. X.decode('utf-8').")
-    if hasattr(X, "ndim") and getattr(X, "ndim") != 1:
+        raise TypeError(
+            f"{name} must contain str, got bytes; decode it first, e.g. X.decode('utf-8')."
+        )
+    if hasattr(X, "ndim") and X.ndim != 1:
         raise ValueError(
             f"{name} must be one-dimensional (one document per entry), got shape {getattr(X, 'shape', '?')}. "
             "Pass a list of strings, or one column of a table (e.g. df['text'])."
         )
     if not isinstance(X, Iterable):
-        raise TypeError(f"{name} must be a string or an iterable of strings, got {type(X).__name__}.")
+        raise TypeError(
+            f"{name} must be a string or an iterable of strings, got {type(X).__name__}."
+        )
     documents = list(X.tolist() if hasattr(X, "tolist") else X)
     if not documents:
         raise ValueError(f"{name} is empty: at least one document is required.")
     for i, doc in enumerate(documents):
         if not isinstance(doc, str):
-            raise TypeError(f"{name}[{i}] is {_describe_non_string(doc)}, not str: every document must be a string"
-                            f"{_non_string_advice(doc)}.")
+            raise TypeError(
+                f"{name}[{i}] is {_describe_non_string(doc)}, not str: every document must be a string"
+                f"{_non_string_advice(doc)}."
+            )
     return documents
 
 
@@ -216,7 +222,9 @@ class CharVocabulary:
         for first, doc_lengths, cps in self._chunks(documents, doc_chars):
             pos = np.searchsorted(self._codepoints, cps)
             pos = np.minimum(pos, max(len(self._codepoints) - 1, 0))
-            known = self._codepoints[pos] == cps if len(self._codepoints) else np.zeros(len(cps), bool)
+            known = (
+                self._codepoints[pos] == cps if len(self._codepoints) else np.zeros(len(cps), bool)
+            )
             ends = np.cumsum(doc_lengths)
             if known.all():
                 counts = np.diff(ends, prepend=0)
@@ -321,7 +329,10 @@ class WordTokenizer:
 
     def _encode_tokens(self, token_lists):
         get = self.vocabulary.get
-        return [np.fromiter((get(t, OOV_ID) for t in tokens), dtype=np.int32, count=len(tokens)) for tokens in token_lists]
+        return [
+            np.fromiter((get(t, OOV_ID) for t in tokens), dtype=np.int32, count=len(tokens))
+            for tokens in token_lists
+        ]
 
     def encode(self, documents):
         """Encode raw documents as a list of int32 id arrays (unpadded)."""
@@ -336,7 +347,11 @@ class WordTokenizer:
     def to_config(self):
         """A JSON-serialisable description, including the vocabulary."""
         words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        return {"max_features": int(self.max_features), "lowercase": bool(self.lowercase), "words": words}
+        return {
+            "max_features": int(self.max_features),
+            "lowercase": bool(self.lowercase),
+            "words": words,
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -63,7 +63,9 @@ def test_string_labels():
 
 
 def test_keyword_and_step_overrides():
-    model = make_tfidf_baseline(C=1.0, ngram_range=(1, 1), tfidf__stop_words="english", clf__tol=1e-3)
+    model = make_tfidf_baseline(
+        C=1.0, ngram_range=(1, 1), tfidf__stop_words="english", clf__tol=1e-3
+    )
     assert model.named_steps["clf"].C == 1.0
     assert model.named_steps["clf"].tol == 1e-3
     assert model.named_steps["tfidf"].ngram_range == (1, 1)
@@ -111,7 +113,13 @@ def test_nb_baseline_defaults_and_fit():
     model.fit(X[:150], y[:150])
     assert model.score(X[150:], y[150:]) >= 0.9
     assert model.predict_proba(X[150:]).shape == (50, 2)
-    assert "!" in make_nb_baseline().fit(["great!", "bad"] * 3, [1, 0] * 3).named_steps["counts"].vocabulary_
+    assert (
+        "!"
+        in make_nb_baseline()
+        .fit(["great!", "bad"] * 3, [1, 0] * 3)
+        .named_steps["counts"]
+        .vocabulary_
+    )
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
     assert cross_val_score(make_nb_baseline(), X, y, cv=3).mean() > 0.8

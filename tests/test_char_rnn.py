@@ -20,12 +20,28 @@ from sklearn.utils.estimator_checks import (
 from skrnn import CharRNNGenerator
 
 HELLO = "hello world " * 100  # 1,200 characters, 8 distinct
-SMALL = dict(hidden_size=16, n_layers=1, seq_length=12, batch_size=8, learning_rate=1e-2, lr_decay=1.0, dropout=0.0)
+SMALL = dict(
+    hidden_size=16,
+    n_layers=1,
+    seq_length=12,
+    batch_size=8,
+    learning_rate=1e-2,
+    lr_decay=1.0,
+    dropout=0.0,
+)
 
 
 def small(**params):
-    return CharRNNGenerator(**{**SMALL, "max_iter": 3, "validation_fraction": 0.0, "early_stopping": False,
-                               "random_state": 0, **params})
+    return CharRNNGenerator(
+        **{
+            **SMALL,
+            "max_iter": 3,
+            "validation_fraction": 0.0,
+            "early_stopping": False,
+            "random_state": 0,
+            **params,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +61,9 @@ def test_periodic_text_is_learned_and_reproduced(cell):
 
 def test_hello_world_sample_and_predict(hello_model):
     assert hello_model.sample(17, prime="hello ", temperature=0) == "world hello world"
-    np.testing.assert_array_equal(hello_model.predict(["hello worl", "hello world", "hel"]), ["d", " ", "l"])
+    np.testing.assert_array_equal(
+        hello_model.predict(["hello worl", "hello world", "hel"]), ["d", " ", "l"]
+    )
 
 
 def test_documents_are_concatenated_in_order():
@@ -138,8 +156,13 @@ def test_early_stopping_restores_the_best_weights():
     rng = np.random.default_rng(0)
     tail = "".join(rng.choice(list("abc"), 120))
     text = "abc" * 360 + tail
-    model = small(max_iter=30, learning_rate=3e-2, validation_fraction=0.1, early_stopping=True,
-                  n_iter_no_change=2).fit(text)
+    model = small(
+        max_iter=30,
+        learning_rate=3e-2,
+        validation_fraction=0.1,
+        early_stopping=True,
+        n_iter_no_change=2,
+    ).fit(text)
     scores = model.validation_scores_
     assert model.n_iter_ < 30 and len(scores) == model.n_iter_
     assert model.best_validation_score_ == max(scores) > scores[-1]
@@ -151,7 +174,9 @@ def test_validation_scores_are_negative_losses():
     model = small(max_iter=2, validation_fraction=0.2, early_stopping=False).fit(HELLO)
     assert len(model.validation_scores_) == 2 and len(model.loss_curve_) == 2
     assert model.best_validation_score_ == max(model.validation_scores_)
-    assert all(s < 0 for s in model.validation_scores_) and all(loss > 0 for loss in model.loss_curve_)
+    assert all(s < 0 for s in model.validation_scores_) and all(
+        loss > 0 for loss in model.loss_curve_
+    )
     assert model.n_train_chars_ == len(HELLO) - 240
     assert model.score(HELLO[-240:]) == pytest.approx(model.validation_scores_[-1], abs=1e-6)
 
@@ -173,10 +198,13 @@ def test_random_state_gives_identical_weights_and_samples():
 
 
 # ------------------------------------------------------------ persistence
-@pytest.mark.parametrize("dump, load", [
-    (lambda m, f: pickle.dump(m, f), lambda f: pickle.load(f)),
-    (lambda m, f: joblib.dump(m, f), lambda f: joblib.load(f)),
-])
+@pytest.mark.parametrize(
+    "dump, load",
+    [
+        (lambda m, f: pickle.dump(m, f), lambda f: pickle.load(f)),
+        (lambda m, f: joblib.dump(m, f), lambda f: joblib.load(f)),
+    ],
+)
 def test_pickle_and_joblib_round_trip(hello_model, dump, load):
     hello_model.score(HELLO)  # fills the work arrays, which must not be saved
     buffer = io.BytesIO()
@@ -187,7 +215,9 @@ def test_pickle_and_joblib_round_trip(hello_model, dump, load):
     loaded = load(buffer)
     assert loaded.score(HELLO) == hello_model.score(HELLO)
     assert loaded.sample(40, random_state=5) == hello_model.sample(40, random_state=5)
-    np.testing.assert_array_equal(loaded.predict_proba(["hel", "wo"]), hello_model.predict_proba(["hel", "wo"]))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(["hel", "wo"]), hello_model.predict_proba(["hel", "wo"])
+    )
 
 
 # -------------------------------------------------------------- prediction
@@ -216,7 +246,9 @@ def test_score_helpers_and_stream_splitting():
     assert model.perplexity(text) == pytest.approx(np.exp(-score))
     # Parallel streams with a warm-up read the text as one pass would.
     one_pass = clone(model).set_params(batch_size=1)
-    one_pass.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_") or k.startswith("_")})
+    one_pass.__dict__.update(
+        {k: v for k, v in model.__dict__.items() if k.endswith("_") or k.startswith("_")}
+    )
     one_pass.batch_size = 1
     assert one_pass.score(text) == pytest.approx(score, abs=2e-3)
     assert model.score([HELLO, HELLO]) == pytest.approx(score)
@@ -249,7 +281,9 @@ def test_top_k_limits_the_choice():
     assert firsts == top2
     firsts_all = {s[0] for s in model.sample(1, prime="hello", n_samples=200, random_state=0)}
     assert len(firsts_all) > 2
-    assert model.sample(20, prime="hello", top_k=1, random_state=0) == model.sample(20, prime="hello", temperature=0)
+    assert model.sample(20, prime="hello", top_k=1, random_state=0) == model.sample(
+        20, prime="hello", temperature=0
+    )
 
 
 @pytest.mark.parametrize("temperature, top_k", [(1.0, None), (0.5, None), (2.0, 3)])
@@ -262,7 +296,9 @@ def test_sample_draws_from_the_model_distribution(temperature, top_k):
         p[p < np.sort(p)[-top_k]] = 0.0
     p /= p.sum()
     n = 20_000
-    firsts = model.sample(1, prime="hello", temperature=temperature, top_k=top_k, n_samples=n, random_state=0)
+    firsts = model.sample(
+        1, prime="hello", temperature=temperature, top_k=top_k, n_samples=n, random_state=0
+    )
     observed = np.array([firsts.count(c) for c in model.classes_]) / n
     assert observed.sum() == 1.0
     # Within 5 standard deviations of a multinomial draw (exactly 0 where p is 0).
@@ -286,18 +322,39 @@ def test_unknown_characters_are_skipped_with_one_warning(hello_model):
 # ----------------------------------------------------------------- errors
 def test_not_fitted_errors():
     model = CharRNNGenerator()
-    for call in (lambda: model.sample(5), lambda: model.predict(["a"]), lambda: model.predict_proba(["a"]),
-                 lambda: model.score("ab"), lambda: model.perplexity("ab")):
+    for call in (
+        lambda: model.sample(5),
+        lambda: model.predict(["a"]),
+        lambda: model.predict_proba(["a"]),
+        lambda: model.score("ab"),
+        lambda: model.perplexity("ab"),
+    ):
         with pytest.raises(NotFittedError):
             call()
 
 
-@pytest.mark.parametrize("param, value", [
-    ("cell", "transformer"), ("hidden_size", 0), ("n_layers", 1.5), ("seq_length", -1), ("batch_size", 0),
-    ("optimizer", "sgd"), ("learning_rate", 0.0), ("dropout", 1.0), ("clip_norm", -1.0), ("max_iter", 0),
-    ("max_time", 0), ("validation_fraction", 1.0), ("early_stopping", "yes"), ("n_iter_no_change", 0),
-    ("lr_decay", 1.5), ("random_state", "seed"), ("verbose", -1),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("cell", "transformer"),
+        ("hidden_size", 0),
+        ("n_layers", 1.5),
+        ("seq_length", -1),
+        ("batch_size", 0),
+        ("optimizer", "sgd"),
+        ("learning_rate", 0.0),
+        ("dropout", 1.0),
+        ("clip_norm", -1.0),
+        ("max_iter", 0),
+        ("max_time", 0),
+        ("validation_fraction", 1.0),
+        ("early_stopping", "yes"),
+        ("n_iter_no_change", 0),
+        ("lr_decay", 1.5),
+        ("random_state", "seed"),
+        ("verbose", -1),
+    ],
+)
 def test_bad_parameters_are_named(param, value):
     with pytest.raises((ValueError, TypeError), match=f"'{param}' parameter"):
         small(**{param: value}).fit(HELLO)
@@ -314,9 +371,15 @@ def test_bad_data_and_sample_arguments(hello_model):
         small(batch_size=8).fit("ab" * 15)
     with pytest.raises(TypeError, match="must be a string"):
         small().fit(5)
-    for kwargs in ({"n_chars": -1}, {"n_chars": 3, "temperature": -1}, {"n_chars": 3, "top_k": 0},
-                   {"n_chars": 3, "n_samples": 0}):
-        with pytest.raises(ValueError, match=next(k for k in kwargs if k != "n_chars" or len(kwargs) == 1)):
+    for kwargs in (
+        {"n_chars": -1},
+        {"n_chars": 3, "temperature": -1},
+        {"n_chars": 3, "top_k": 0},
+        {"n_chars": 3, "n_samples": 0},
+    ):
+        with pytest.raises(
+            ValueError, match=next(k for k in kwargs if k != "n_chars" or len(kwargs) == 1)
+        ):
             hello_model.sample(**kwargs)
 
 

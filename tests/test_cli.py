@@ -34,12 +34,31 @@ def assert_one_line_error(code, err):
     "argv, options",
     [
         ([], ["compare", "generate", "--version"]),
-        (["compare"], ["--quick", "--output-dir", "--data-home", "--ablation", "--seed", "--quiet"]),
+        (
+            ["compare"],
+            ["--quick", "--output-dir", "--data-home", "--ablation", "--seed", "--quiet"],
+        ),
         (
             ["generate"],
-            ["CORPUS_OR_MODEL", "--chars", "--temperature", "--prime", "--top-k", "--save", "--max-time",
-             "--max-iter", "--cell", "--hidden-size", "--n-layers", "--seq-length", "--quick", "--data-home",
-             "--seed", "--quiet", "tinyshakespeare"],
+            [
+                "CORPUS_OR_MODEL",
+                "--chars",
+                "--temperature",
+                "--prime",
+                "--top-k",
+                "--save",
+                "--max-time",
+                "--max-iter",
+                "--cell",
+                "--hidden-size",
+                "--n-layers",
+                "--seq-length",
+                "--quick",
+                "--data-home",
+                "--seed",
+                "--quiet",
+                "tinyshakespeare",
+            ],
         ),
     ],
 )
@@ -75,10 +94,14 @@ def test_console_script_and_module_entry_points(tmp_path):
         assert "compare" in result.stdout
     result = subprocess.run(
         [sys.executable, "-m", "skrnn", "generate", str(tmp_path / "missing.txt")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"skrnn: error: {tmp_path / 'missing.txt'}: no such file, folder or dataset")
+    assert result.stderr.startswith(
+        f"skrnn: error: {tmp_path / 'missing.txt'}: no such file, folder or dataset"
+    )
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -111,9 +134,17 @@ def test_missing_files(capsys, tmp_path, monkeypatch):
     assert_one_line_error(code, err)
     assert "no such file, folder or dataset" in err
     # It says which datasets exist and where they are read from.
-    for fragment in ("tinyshakespeare", "--data-home", "$SKRNN_DATA", "~/skrnn_data", str(tmp_path / "data")):
+    for fragment in (
+        "tinyshakespeare",
+        "--data-home",
+        "$SKRNN_DATA",
+        "~/skrnn_data",
+        str(tmp_path / "data"),
+    ):
         assert fragment in err
-    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(tmp_path / "nowhere"))
+    code, _, err = run_main(
+        capsys, "generate", "tinyshakespeare", "--data-home", str(tmp_path / "nowhere")
+    )
     assert_one_line_error(code, err)
     assert "--data-home" in err and "no such folder" in err
     code, _, err = run_main(capsys, "compare", "--data-home", str(tmp_path / "nowhere"))
@@ -148,7 +179,15 @@ def test_compare_without_data_says_where_to_put_it(capsys, tmp_path, monkeypatch
 
     monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
     monkeypatch.setenv("SKRNN_CACHE", str(tmp_path / "cache"))
-    code, _, err = run_main(capsys, "compare", "--quick", "--data-home", str(tmp_path), "--output-dir", str(tmp_path / "out"))
+    code, _, err = run_main(
+        capsys,
+        "compare",
+        "--quick",
+        "--data-home",
+        str(tmp_path),
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert_one_line_error(code, err)
     assert datasets.IMDB.url in err
     assert str(tmp_path / "aclImdb_v1.tar.gz") in err
@@ -162,19 +201,36 @@ def shakespeare_home(tmp_path):
     """A data folder holding a small tinyshakespeare.txt."""
     home = tmp_path / "data"
     home.mkdir()
-    (home / "tinyshakespeare.txt").write_text("ROMEO:\nBut soft, what light.\n" * 60, encoding="utf-8")
+    (home / "tinyshakespeare.txt").write_text(
+        "ROMEO:\nBut soft, what light.\n" * 60, encoding="utf-8"
+    )
     return home
 
 
-TINY = ["--hidden-size", "8", "--n-layers", "1", "--max-iter", "1", "--seq-length", "20", "--seed", "0"]
+TINY = [
+    "--hidden-size",
+    "8",
+    "--n-layers",
+    "1",
+    "--max-iter",
+    "1",
+    "--seq-length",
+    "20",
+    "--seed",
+    "0",
+]
 
 
 @pytest.mark.parametrize("name", ["tinyshakespeare", "tinyshakespeare.txt", "TinyShakespeare"])
-def test_generate_trains_on_a_dataset_by_name(capsys, shakespeare_home, monkeypatch, tmp_path, name):
+def test_generate_trains_on_a_dataset_by_name(
+    capsys, shakespeare_home, monkeypatch, tmp_path, name
+):
     pytest.importorskip("skrnn.char_rnn")
     monkeypatch.chdir(tmp_path)  # no file of that name here: the name means the dataset
     monkeypatch.setattr(datasets.urllib.request, "urlopen", _no_download)
-    code, out, err = run_main(capsys, "generate", name, "--data-home", str(shakespeare_home), *TINY, "--chars", "20")
+    code, out, err = run_main(
+        capsys, "generate", name, "--data-home", str(shakespeare_home), *TINY, "--chars", "20"
+    )
     assert code == 0, err
     assert f"characters of the dataset {name} ({shakespeare_home})" in err
     assert out.strip()
@@ -190,7 +246,9 @@ def test_generate_a_file_wins_over_a_dataset_name(capsys, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKRNN_DATA", str(tmp_path / "empty"))
     monkeypatch.setattr(datasets.urllib.request, "urlopen", _no_download)
-    (tmp_path / "tinyshakespeare.txt").write_text("my own text, not the dataset. " * 40, encoding="utf-8")
+    (tmp_path / "tinyshakespeare.txt").write_text(
+        "my own text, not the dataset. " * 40, encoding="utf-8"
+    )
     code, _, err = run_main(capsys, "generate", "tinyshakespeare.txt", *TINY, "--chars", "5")
     assert code == 0, err
     assert "characters of tinyshakespeare.txt ..." in err
@@ -202,15 +260,23 @@ def test_generate_downloads_a_missing_dataset_quietly_with_quiet(capsys, tmp_pat
     server.parent.mkdir()
     server.write_text("ROMEO:\nBut soft, what light.\n" * 60, encoding="utf-8")
     digest = __import__("hashlib").sha256(server.read_bytes()).hexdigest()
-    monkeypatch.setattr(datasets, "TINY_SHAKESPEARE", datasets.TINY_SHAKESPEARE._replace(url=server.as_uri(), sha256=digest))
+    monkeypatch.setattr(
+        datasets,
+        "TINY_SHAKESPEARE",
+        datasets.TINY_SHAKESPEARE._replace(url=server.as_uri(), sha256=digest),
+    )
     home = tmp_path / "data"
     home.mkdir()
-    code, out, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5", "-q")
+    code, out, err = run_main(
+        capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5", "-q"
+    )
     assert code == 0, err
     assert err == "" and out.strip()
     assert (home / "tinyshakespeare.txt").read_bytes() == server.read_bytes()
     (home / "tinyshakespeare.txt").unlink()
-    code, _, err = run_main(capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5")
+    code, _, err = run_main(
+        capsys, "generate", "tinyshakespeare", "--data-home", str(home), *TINY, "--chars", "5"
+    )
     assert code == 0, err
     assert f"tinyshakespeare.txt is not in {home}: downloading it from {server.as_uri()}" in err
 
@@ -242,7 +308,9 @@ def test_generate_shows_progress_unless_quiet(capsys, tmp_path):
     corpus.write_text("the cat sat on the mat. " * 80, encoding="utf-8")
     code, _, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5")
     assert code == 0, err
-    assert "epoch 1" in err and "Trained 1 epoch(s)" in err  # the estimator's progress bar, then a summary
+    assert (
+        "epoch 1" in err and "Trained 1 epoch(s)" in err
+    )  # the estimator's progress bar, then a summary
     code, out, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5", "--quiet")
     assert code == 0
     assert err == "" and out.strip()
@@ -257,9 +325,29 @@ def test_generate_train_save_and_load(capsys, tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat. " * 80, encoding="utf-8")
     model_path = tmp_path / "model"
-    tiny = ["--hidden-size", "16", "--n-layers", "1", "--max-iter", "2", "--seq-length", "20", "--seed", "0"]
+    tiny = [
+        "--hidden-size",
+        "16",
+        "--n-layers",
+        "1",
+        "--max-iter",
+        "2",
+        "--seq-length",
+        "20",
+        "--seed",
+        "0",
+    ]
     code, out, err = run_main(
-        capsys, "generate", str(corpus), *tiny, "--chars", "40", "--prime", "the ", "--save", str(model_path)
+        capsys,
+        "generate",
+        str(corpus),
+        *tiny,
+        "--chars",
+        "40",
+        "--prime",
+        "the ",
+        "--save",
+        str(model_path),
     )
     assert code == 0, err
     assert out.startswith("the ")
@@ -267,12 +355,16 @@ def test_generate_train_save_and_load(capsys, tmp_path):
     assert (model_path / "estimator.json").is_file()
     assert "Saved the model" in err
 
-    code, out, err = run_main(capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q")
+    code, out, err = run_main(
+        capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q"
+    )
     assert code == 0, err
     assert err == ""
     assert len(out.rstrip("\n")) >= 30
     # Greedy sampling from the same model twice gives the same text.
-    code, again, _ = run_main(capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q")
+    code, again, _ = run_main(
+        capsys, "generate", str(model_path), "--chars", "30", "--temperature", "0", "-q"
+    )
     assert again == out
 
 
@@ -295,7 +387,18 @@ def test_generate_quick(capsys, tmp_path):
     pytest.importorskip("skrnn.char_rnn")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("abcdefgh " * 1000, encoding="utf-8")
-    code, out, err = run_main(capsys, "generate", str(corpus), "--quick", "--max-iter", "1", "--chars", "20", "--seed", "1")
+    code, out, err = run_main(
+        capsys,
+        "generate",
+        str(corpus),
+        "--quick",
+        "--max-iter",
+        "1",
+        "--chars",
+        "20",
+        "--seed",
+        "1",
+    )
     assert code == 0, err
     assert "hidden_size=64" in err
     assert out.strip()
@@ -308,7 +411,13 @@ class _MajorityClassifier:
     """A stand-in for LSTMSentimentClassifier: the comparison's plumbing without Keras."""
 
     def __init__(self, **params):
-        self.params = {"random_state": None, "verbose": 0, "max_iter": 10, "paths": "both", **params}
+        self.params = {
+            "random_state": None,
+            "verbose": 0,
+            "max_iter": 10,
+            "paths": "both",
+            **params,
+        }
 
     def get_params(self, deep=True):
         return dict(self.params)
@@ -339,13 +448,21 @@ def test_compare_writes_table_json_csv_png(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "skrnn.sentiment", fake)
     out_dir = tmp_path / "out"
     code, out, err = run_main(
-        capsys, "compare", "--quick", "--data-home", str(tmp_path / "data"), "--output-dir", str(out_dir)
+        capsys,
+        "compare",
+        "--quick",
+        "--data-home",
+        str(tmp_path / "data"),
+        "--output-dir",
+        str(out_dir),
     )
     assert code == 0, err
     assert out.startswith("Estimated duration: about ")
     assert "| model | test accuracy | fit time (s) |" in out
     assert "| LSTM + n-grams (skrnn, default) | 0.5000 |" in out
-    assert "| TF-IDF + LogisticRegression |" in out and "| NB-LR 1-3-grams (make_nb_baseline) |" in out
+    assert (
+        "| TF-IDF + LogisticRegression |" in out and "| NB-LR 1-3-grams (make_nb_baseline) |" in out
+    )
     report = json.loads((out_dir / "imdb_comparison.json").read_text())
     assert [row["model"] for row in report["results"]] == [
         "LSTM + n-grams (skrnn, default)",
@@ -354,19 +471,35 @@ def test_compare_writes_table_json_csv_png(capsys, tmp_path, monkeypatch):
     ]
     assert report["results"][1]["fit_vs_tfidf"] == 1.0
     assert report["settings"]["n_train"] == 6 and report["settings"]["n_test"] == 4
-    assert report["results"][0]["params"]["max_iter"] == 6  # the quick settings reached the estimator
+    assert (
+        report["results"][0]["params"]["max_iter"] == 6
+    )  # the quick settings reached the estimator
     assert report["machine"]["cores"] >= 1
     assert (out_dir / "imdb_comparison.csv").read_text().startswith("model,accuracy,")
     assert (out_dir / "imdb_comparison.png").read_bytes()[:4] == b"\x89PNG"
 
     code, out, err = run_main(
-        capsys, "compare", "--quick", "-q", "--data-home", str(tmp_path / "data"), "--output-dir", str(out_dir)
+        capsys,
+        "compare",
+        "--quick",
+        "-q",
+        "--data-home",
+        str(tmp_path / "data"),
+        "--output-dir",
+        str(out_dir),
     )
     assert code == 0
     assert out.startswith("| model |") and err == ""
 
     code, out, err = run_main(
-        capsys, "compare", "--quick", "--ablation", "--data-home", str(tmp_path / "data"), "--output-dir", str(out_dir)
+        capsys,
+        "compare",
+        "--quick",
+        "--ablation",
+        "--data-home",
+        str(tmp_path / "data"),
+        "--output-dir",
+        str(out_dir),
     )
     assert code == 0, err
     report = json.loads((out_dir / "imdb_comparison.json").read_text())
@@ -389,7 +522,15 @@ def test_compare_without_matplotlib(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "skrnn.sentiment", fake)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    code, out, err = run_main(capsys, "compare", "--quick", "--data-home", str(tmp_path), "--output-dir", str(tmp_path / "o"))
+    code, out, err = run_main(
+        capsys,
+        "compare",
+        "--quick",
+        "--data-home",
+        str(tmp_path),
+        "--output-dir",
+        str(tmp_path / "o"),
+    )
     assert code == 0, err
     assert "matplotlib is not installed: no chart" in out
     assert not (tmp_path / "o" / "imdb_comparison.png").exists()

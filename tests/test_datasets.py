@@ -43,7 +43,9 @@ def make_tarball(path, reviews=REVIEWS):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
-        for directory in ["aclImdb"] + [f"aclImdb/{s}/{p}" for s in ("train", "test") for p in ("pos", "neg")]:
+        for directory in ["aclImdb"] + [
+            f"aclImdb/{s}/{p}" for s in ("train", "test") for p in ("pos", "neg")
+        ]:
             info = tarfile.TarInfo(directory)
             info.type = tarfile.DIRTYPE
             tar.addfile(info)
@@ -198,7 +200,9 @@ def test_read_only_data_home(tmp_path, no_network, monkeypatch):
     monkeypatch.delenv("SKRNN_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     before = sorted(os.listdir(data))
-    data.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)  # even root leaves it alone
+    data.chmod(
+        stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP
+    )  # even root leaves it alone
     try:
         assert_same(load_imdb("train", data_home=data), "train")
         assert sorted(os.listdir(data)) == before
@@ -231,7 +235,9 @@ def test_unwritable_cache_only_costs_speed(tmp_path, no_network, monkeypatch):
 def remote_imdb(tmp_path, monkeypatch):
     """Point the IMDB download at a local file:// URL; returns the source path."""
     source = make_tarball(tmp_path / "server" / "aclImdb_v1.tar.gz")
-    remote = datasets.IMDB._replace(url=source.as_uri(), sha256=sha256(source), size=source.stat().st_size)
+    remote = datasets.IMDB._replace(
+        url=source.as_uri(), sha256=sha256(source), size=source.stat().st_size
+    )
     monkeypatch.setattr(datasets, "IMDB", remote)
     return source
 
@@ -280,7 +286,9 @@ class _BrokenResponse:
 def test_interrupted_download_leaves_nothing(tmp_path, cache_dir, monkeypatch, error):
     monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda *a, **k: _BrokenResponse(error))
     data = tmp_path / "data"
-    expected_error = KeyboardInterrupt if isinstance(error, KeyboardInterrupt) else DatasetUnavailableError
+    expected_error = (
+        KeyboardInterrupt if isinstance(error, KeyboardInterrupt) else DatasetUnavailableError
+    )
     with pytest.raises(expected_error):
         load_imdb("train", data_home=data)
     assert not data.exists()
@@ -329,8 +337,10 @@ def test_failed_download_leaves_no_folder_it_created(tmp_path, cache_dir, monkey
 
 
 def test_missing_data_message_names_every_way_to_point_at_it(tmp_path, cache_dir, no_network):
-    for load in (lambda: load_imdb("train", data_home=tmp_path, download_if_missing=False),
-                 lambda: load_tiny_shakespeare(data_home=tmp_path, download_if_missing=False)):
+    for load in (
+        lambda: load_imdb("train", data_home=tmp_path, download_if_missing=False),
+        lambda: load_tiny_shakespeare(data_home=tmp_path, download_if_missing=False),
+    ):
         with pytest.raises(DatasetUnavailableError) as info:
             load()
         message = str(info.value)
@@ -360,7 +370,9 @@ def test_read_only_data_home_cannot_download(tmp_path, cache_dir, no_network):
 
 
 def test_tiny_shakespeare_local(tmp_path, no_network):
-    (tmp_path / "tinyshakespeare.txt").write_text("First Citizen:\nBefore we proceed\u2019\n", encoding="utf-8")
+    (tmp_path / "tinyshakespeare.txt").write_text(
+        "First Citizen:\nBefore we proceed\u2019\n", encoding="utf-8"
+    )
     assert load_tiny_shakespeare(data_home=tmp_path) == "First Citizen:\nBefore we proceed\u2019\n"
 
 

@@ -18,7 +18,11 @@ EXPECTED = {
     ),
     "grid_search_hidden.py": (
         ["grid_search_hidden.png"],
-        ["| hidden_size |", "LSTMSentimentClassifier on IMDB", "CharRNNGenerator on Tiny Shakespeare"],
+        [
+            "| hidden_size |",
+            "LSTMSentimentClassifier on IMDB",
+            "CharRNNGenerator on Tiny Shakespeare",
+        ],
     ),
     "generate_text.py": (
         ["learning_curve.png", "char_rnn_model/estimator.json"],
@@ -42,12 +46,17 @@ def check_learning(name, out):
     Shakespeare's characters costs ln(65) = 4.17 nats (6.02 bits) per character.
     """
     if name == "grid_search_hidden.py":
-        accuracies = _numbers(r"^\| \d+ \| (0\.\d+) ± ", out.split("CharRNNGenerator on Tiny Shakespeare")[0])
+        accuracies = _numbers(
+            r"^\| \d+ \| (0\.\d+) ± ", out.split("CharRNNGenerator on Tiny Shakespeare")[0]
+        )
         scores = _numbers(r"^\| \d+ \| (-\d+\.\d+) ± ", out)
         assert len(accuracies) == 2 and max(accuracies) > 0.6, out[-3000:]
         assert len(scores) == 2 and max(scores) < 0 and max(scores) > -3.5, out[-3000:]
     elif name == "original_notebook.py":
-        accuracies = _numbers(r"^\| (?:original, \d+ epoch\(s\)|skrnn defaults[^|]*) \| \d+ \| \d+ \| (0\.\d+) \|$", out)
+        accuracies = _numbers(
+            r"^\| (?:original, \d+ epoch\(s\)|skrnn defaults[^|]*) \| \d+ \| \d+ \| (0\.\d+) \|$",
+            out,
+        )
         bits = _numbers(r"^\|[^|]+\| \d+ \| \d+ \| -\d+\.\d+ \| (\d+\.\d+) \|$", out)
         assert len(accuracies) == 3 and min(accuracies[1:]) > 0.6, out[-3000:]
         assert len(bits) == 2 and max(bits) < 5.0, out[-3000:]
@@ -65,7 +74,9 @@ def test_every_example_is_tested():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_quick(name, real_data_dir, tmp_path):
     files, fragments = EXPECTED[name]
-    env = dict(os.environ, SKRNN_DATA=str(real_data_dir), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ, SKRNN_DATA=str(real_data_dir), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2"
+    )
     env.setdefault("SKRNN_CACHE", str(tmp_path / "cache"))
     out_dir = tmp_path / "out"
     result = subprocess.run(

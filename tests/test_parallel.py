@@ -26,14 +26,16 @@ from skrnn.rnn.parallel import Pacer, ThreadChooser
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 CONTEXTS = [TEXT[i : i + 1 + i % 40] for i in range(500)]
-two_cpus = pytest.mark.skipif(not split_step.available() or joblib.cpu_count() < 2,
-                              reason="needs x86-64 Linux and 2 CPUs")
+two_cpus = pytest.mark.skipif(
+    not split_step.available() or joblib.cpu_count() < 2, reason="needs x86-64 Linux and 2 CPUs"
+)
 
 
 @pytest.fixture(scope="module")
 def shared_model():
-    return CharRNNGenerator(hidden_size=48, n_layers=2, seq_length=20, batch_size=8, max_iter=2,
-                            random_state=0).fit(TEXT)
+    return CharRNNGenerator(
+        hidden_size=48, n_layers=2, seq_length=20, batch_size=8, max_iter=2, random_state=0
+    ).fit(TEXT)
 
 
 # ------------------------------------------------------------------ threads
@@ -66,7 +68,9 @@ def test_eight_threads_share_one_fitted_model(shared_model):
 
 def test_two_threads_train_two_models_as_one_would(shared_model):
     params = dict(hidden_size=32, n_layers=1, seq_length=16, batch_size=8, max_iter=2, dropout=0.2)
-    expected = [CharRNNGenerator(**params, random_state=s).fit(TEXT)._net.params.copy() for s in (1, 2)]
+    expected = [
+        CharRNNGenerator(**params, random_state=s).fit(TEXT)._net.params.copy() for s in (1, 2)
+    ]
     models = [CharRNNGenerator(**params, random_state=s) for s in (1, 2)]
     threads = [threading.Thread(target=m.fit, args=(TEXT,)) for m in models]
     for t in threads:
@@ -132,8 +136,12 @@ def _run_script(body, tmp_path, text=TEXT * 40):
     data = tmp_path / f"{token}.txt"
     data.write_text(text)
     script = _PRELUDE + textwrap.dedent(body)
-    proc = subprocess.Popen([sys.executable, "-c", script, str(data), token], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(data), token],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, token
 
 
@@ -303,10 +311,9 @@ def test_a_stopped_child_raises_within_its_timeout(call, tmp_path):
 
 def test_deferred_interrupts_raise_once_the_block_is_complete():
     steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with _fork.deferred_interrupts():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the handler runs here, and only records the signal
-            steps.append("completed")
+    with pytest.raises(KeyboardInterrupt), _fork.deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here, and only records the signal
+        steps.append("completed")
     assert steps == ["completed"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -15,7 +15,9 @@ TEXT = "hello world, hello there. " * 40
 
 @pytest.fixture(scope="module")
 def small_model():
-    return CharRNNGenerator(hidden_size=8, n_layers=1, seq_length=10, batch_size=4, max_iter=1, random_state=0).fit(TEXT)
+    return CharRNNGenerator(
+        hidden_size=8, n_layers=1, seq_length=10, batch_size=4, max_iter=1, random_state=0
+    ).fit(TEXT)
 
 
 @pytest.mark.parametrize("name", ["weights.npz", "model.keras", "estimator.json"])
@@ -78,9 +80,8 @@ def test_a_failed_replace_puts_the_earlier_save_back(small_model, tmp_path, monk
 def test_atomic_directory_refuses_a_file(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
-    with pytest.raises(ValueError, match="not a folder"):
-        with atomic_directory(target):
-            pass
+    with pytest.raises(ValueError, match="not a folder"), atomic_directory(target):
+        pass
 
 
 def _edit_config(folder, **changes):
@@ -108,8 +109,17 @@ def _edit_config(folder, **changes):
         lambda f: _edit_config(f, format_version=True),
         lambda f: _edit_config(f, format_version="1"),
     ],
-    ids=["empty-npz", "bad-zip", "absurd-hidden-size", "other-hidden-size", "bool-layers", "unknown-cell",
-         "format-0", "format-true", "format-str"],
+    ids=[
+        "empty-npz",
+        "bad-zip",
+        "absurd-hidden-size",
+        "other-hidden-size",
+        "bool-layers",
+        "unknown-cell",
+        "format-0",
+        "format-true",
+        "format-str",
+    ],
 )
 def test_damaged_generator_saves_raise_incompatible_file_error(small_model, tmp_path, damage):
     folder = small_model.save(tmp_path / "model")
@@ -123,5 +133,7 @@ def test_a_newer_format_asks_for_an_upgrade(small_model, tmp_path):
     _edit_config(folder, format_version=99)
     with pytest.raises(IncompatibleFileError, match="Upgrade skrnn"):
         CharRNNGenerator.load(folder)
-    np.testing.assert_array_equal(CharRNNGenerator.load(small_model.save(tmp_path / "ok"))._net.params,
-                                  small_model._net.params)
+    np.testing.assert_array_equal(
+        CharRNNGenerator.load(small_model.save(tmp_path / "ok"))._net.params,
+        small_model._net.params,
+    )

@@ -14,12 +14,12 @@ import keras
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from test_sentiment import TINY, make_reviews
 
 import skrnn._persistence as persistence
 import skrnn.sentiment as sentiment
 from skrnn._persistence import IncompatibleFileError
 from skrnn.sentiment import LSTMSentimentClassifier
-from test_sentiment import TINY, make_reviews
 
 FAST = {**TINY, "max_iter": 1}
 
@@ -68,7 +68,11 @@ class Injector(keras.callbacks.Callback):
 
     def _fire(self, when, batch=None):
         for call, trigger_when, trigger_batch, action in self.triggers:
-            if call == self.call and when == trigger_when and (batch is None or batch == trigger_batch):
+            if (
+                call == self.call
+                and when == trigger_when
+                and (batch is None or batch == trigger_batch)
+            ):
                 action(self)
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -79,7 +83,9 @@ class Injector(keras.callbacks.Callback):
         self._fire("batch_end", batch)
 
     def on_train_end(self, logs=None):
-        self.log.setdefault("weights_after_call", {})[self.call] = [np.array(w) for w in self.model.get_weights()]
+        self.log.setdefault("weights_after_call", {})[self.call] = [
+            np.array(w) for w in self.model.get_weights()
+        ]
         self._fire("train_end")
 
 
@@ -97,7 +103,9 @@ def inject(monkeypatch):
             for call, when, _, action in triggers:
                 if call == log["calls"] and when == "call":  # before Keras's own loop
                     action(None)
-            callbacks = list(kwargs.pop("callbacks", None) or []) + [Injector(log["calls"], triggers, log)]
+            callbacks = list(kwargs.pop("callbacks", None) or []) + [
+                Injector(log["calls"], triggers, log)
+            ]
             return original(self, *args, callbacks=callbacks, **kwargs)
 
         monkeypatch.setattr(keras.Model, "fit", fit)
@@ -148,7 +156,11 @@ def poison(cb):
     ],
 )
 def test_bad_X_raises_clear_errors_in_fit_and_predict(X, error, match, fitted):
-    y = np.arange(len(X)) % 2 if hasattr(X, "__len__") and not isinstance(X, (str, bytes)) else [0, 1]
+    y = (
+        np.arange(len(X)) % 2
+        if hasattr(X, "__len__") and not isinstance(X, (str, bytes))
+        else [0, 1]
+    )
     with pytest.raises(error, match=match):
         LSTMSentimentClassifier(**FAST).fit(X, y)
     with pytest.raises(error, match=match):
@@ -156,7 +168,7 @@ def test_bad_X_raises_clear_errors_in_fit_and_predict(X, error, match, fitted):
 
 
 def test_documents_without_tokens(fitted):
-    no_tokens = ["", "   ", "...", "\U0001F600", "\r\n", "-- ; --"]
+    no_tokens = ["", "   ", "...", "\U0001f600", "\r\n", "-- ; --"]
     with pytest.raises(ValueError, match="No document in X has a token"):
         LSTMSentimentClassifier(**FAST).fit(no_tokens, [0, 1] * 3)
     with pytest.raises(ValueError, match="only padding"):
@@ -164,7 +176,9 @@ def test_documents_without_tokens(fitted):
     # At predict time such a document is one out-of-vocabulary word.
     proba = fitted.predict_proba(no_tokens)
     assert proba.shape == (6, 2) and np.all(np.isfinite(proba))
-    np.testing.assert_allclose(proba, proba[[0]].repeat(6, axis=0), rtol=1e-5)  # float32, rows of one batch
+    np.testing.assert_allclose(
+        proba, proba[[0]].repeat(6, axis=0), rtol=1e-5
+    )  # float32, rows of one batch
     # Some empty documents among real ones are fine for fit: see the Unicode test.
 
 
@@ -184,10 +198,14 @@ def test_token_ids_out_of_range_and_iterators(fitted, fitted_ids, data):
     np.testing.assert_array_equal(
         fitted_ids.predict_proba([[2, 10**12, 3]]), fitted_ids.predict_proba([[2, 1, 3]])
     )
-    np.testing.assert_array_equal(fitted_ids.predict_proba(np.array([[2, 3, 0, 0]], dtype=np.uint64)),
-                                  fitted_ids.predict_proba([[2, 3]]))
+    np.testing.assert_array_equal(
+        fitted_ids.predict_proba(np.array([[2, 3, 0, 0]], dtype=np.uint64)),
+        fitted_ids.predict_proba([[2, 3]]),
+    )
     # A one-shot iterator is read once, not consumed by the input sniffing.
-    np.testing.assert_array_equal(fitted.predict_proba(d for d in X[:10]), fitted.predict_proba(X[:10]))
+    np.testing.assert_array_equal(
+        fitted.predict_proba(d for d in X[:10]), fitted.predict_proba(X[:10])
+    )
     np.testing.assert_array_equal(
         fitted_ids.predict_proba(iter([[2, 3], [4, 5]])), fitted_ids.predict_proba([[2, 3], [4, 5]])
     )
@@ -196,7 +214,7 @@ def test_token_ids_out_of_range_and_iterators(fitted, fitted_ids, data):
 
 
 UNICODE_DOCS = [
-    "Great film \U0001F600\U0001F44D loved it",
+    "Great film \U0001f600\U0001f44d loved it",
     "糟糕的电影 bad 很无聊",
     "これは素晴らしい映画 good",
     "cafe\u0301 re\u0301sume\u0301 na\u0308ive good",
@@ -207,7 +225,7 @@ UNICODE_DOCS = [
     "lone surrogate \ud800 good",
     "Ｆｕｌｌｗｉｄｔｈ ＧＯＯＤ ß İstanbul",
     "",
-    "\U0001F621\U0001F621",
+    "\U0001f621\U0001f621",
 ]
 
 
@@ -216,7 +234,7 @@ def test_unicode_everywhere_fit_predict_save(tmp_path):
     y = [1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0] * 4
     clf = LSTMSentimentClassifier(**FAST).fit(X, y)
     assert {"糟糕的电影", "これは素晴らしい映画", "good", "bad"} <= set(clf.tokenizer_.vocabulary)
-    proba = clf.predict_proba(X + ["\U0001F4A9" * 50, "日本語のみ"])
+    proba = clf.predict_proba(X + ["\U0001f4a9" * 50, "日本語のみ"])
     assert proba.shape == (len(X) + 2, 2) and np.all(np.isfinite(proba))
     again = LSTMSentimentClassifier.load(clf.save(tmp_path / "unicode"))
     assert again.tokenizer_.vocabulary == clf.tokenizer_.vocabulary
@@ -231,14 +249,29 @@ def test_unicode_everywhere_fit_predict_save(tmp_path):
         (lambda n: np.zeros(n), ValueError, "single class"),
         (lambda n: None, ValueError, "y is required"),
         (lambda n: "positive", ValueError, "single str"),
-        (lambda n: [None] + [0, 1] * ((n - 1) // 2) + [0] * ((n - 1) % 2), ValueError, "missing label"),
+        (
+            lambda n: [None] + [0, 1] * ((n - 1) // 2) + [0] * ((n - 1) % 2),
+            ValueError,
+            "missing label",
+        ),
         (lambda n: np.r_[np.nan, np.arange(n - 1) % 2], ValueError, "missing label"),
         (lambda n: np.array(["pos", None] * (n // 2), dtype=object), ValueError, "missing label"),
         (lambda n: np.array(["pos", 1] * (n // 2), dtype=object), TypeError, "mixes strings"),
         (lambda n: np.linspace(0, 1, n), ValueError, "Unknown label type"),
         (lambda n: np.zeros((n, 2)), ValueError, "1d array"),
     ],
-    ids=["short", "one-class", "none", "string", "none-label", "nan-label", "none-str", "mixed", "continuous", "2d"],
+    ids=[
+        "short",
+        "one-class",
+        "none",
+        "string",
+        "none-label",
+        "nan-label",
+        "none-str",
+        "mixed",
+        "continuous",
+        "2d",
+    ],
 )
 def test_bad_y(make_y, error, match, data):
     X, _ = data
@@ -257,7 +290,9 @@ def test_partial_fit_label_checks(data):
         clf.partial_fit(X, y, classes=[0, 1, None])
     with pytest.raises(ValueError, match=r"not in classes: \[1\]"):
         clf.partial_fit(X, y, classes=[0, 2])
-    assert not hasattr(clf, "classes_") and not hasattr(clf, "model_")  # a failed first call fits nothing
+    assert not hasattr(clf, "classes_") and not hasattr(
+        clf, "model_"
+    )  # a failed first call fits nothing
     clf.partial_fit(X, y, classes=[0, 1, 2])  # a class absent from the first batch is fine
     weights = weights_of(clf)
     with pytest.raises(ValueError, match=r"not in classes: \[3\]"):
@@ -295,7 +330,9 @@ def test_bad_sample_weight(sample_weight, error, match, data):
     with pytest.raises(error, match=match):
         LSTMSentimentClassifier(**FAST).fit(X, y, sample_weight=sample_weight)
     with pytest.raises(error, match=match):
-        LSTMSentimentClassifier(**FAST).partial_fit(X, y, classes=[0, 1], sample_weight=sample_weight)
+        LSTMSentimentClassifier(**FAST).partial_fit(
+            X, y, classes=[0, 1], sample_weight=sample_weight
+        )
 
 
 def test_bad_class_weight(data):
@@ -401,7 +438,12 @@ def test_predict_one_million_short_strings(fitted, monkeypatch):
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "save"])
 def test_methods_before_fit_raise_not_fitted(method, tmp_path):
     clf = LSTMSentimentClassifier()
-    args = {"predict": (["x"],), "predict_proba": (["x"],), "score": (["x"], [1]), "save": (tmp_path / "s",)}
+    args = {
+        "predict": (["x"],),
+        "predict_proba": (["x"],),
+        "score": (["x"], [1]),
+        "save": (tmp_path / "s",),
+    }
     with pytest.raises(NotFittedError, match="not fitted yet"):
         getattr(clf, method)(*args[method])
     assert not (tmp_path / "s").exists()
@@ -412,12 +454,18 @@ def test_keyboard_interrupt_mid_epoch_keeps_current_weights(inject, data):
     X, y = data
     log = inject((2, "batch_end", 1, interrupt), (3, "batch_begin", 0, interrupt))
     clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 4, "ema_momentum": 0.9})
-    with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 1 completed epoch.*current"):
+    with pytest.warns(
+        UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 1 completed epoch.*current"
+    ):
         assert clf.fit(X, y) is clf
-    assert clf.n_iter_ == 1 and len(clf.history_["loss"]) == 1 and len(clf.history_["accuracy"]) == 1
+    assert (
+        clf.n_iter_ == 1 and len(clf.history_["loss"]) == 1 and len(clf.history_["accuracy"]) == 1
+    )
     assert log["calls"] == 2 and log["batches"][2] == [0, 1]  # stopped at once
     # The current weights: epoch 1 plus the two batches of epoch 2 that ran.
-    assert not all(np.array_equal(a, b) for a, b in zip(weights_of(clf), log["weights_after_call"][1]))
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(weights_of(clf), log["weights_after_call"][1])
+    )
     assert np.all(np.isfinite(clf.predict_proba(X)))
     # partial_fit interrupted before its first batch: still fitted, nothing counted.
     with pytest.warns(UserWarning, match="after 0 completed epoch"):
@@ -430,11 +478,18 @@ def test_keyboard_interrupt_mid_epoch_keeps_current_weights(inject, data):
 def test_keyboard_interrupt_with_early_stopping_restores_best_epoch(inject, data):
     X, y = data
     log = inject((3, "call", None, interrupt))  # Ctrl-C between epochs, outside Keras's loop
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 6, "early_stopping": True, "n_iter_no_change": 5})
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "max_iter": 6, "early_stopping": True, "n_iter_no_change": 5}
+    )
     with pytest.warns(UserWarning, match="best validation epoch"):
         clf.fit(X, y)
     assert clf.n_iter_ == 2
-    assert {k: len(v) for k, v in clf.history_.items()} == {"loss": 2, "accuracy": 2, "val_loss": 2, "val_accuracy": 2}
+    assert {k: len(v) for k, v in clf.history_.items()} == {
+        "loss": 2,
+        "accuracy": 2,
+        "val_loss": 2,
+        "val_accuracy": 2,
+    }
     assert clf.best_epoch_ == int(np.argmin(clf.history_["val_loss"])) + 1
     assert_same_weights(weights_of(clf), log["weights_after_call"][clf.best_epoch_])
 
@@ -464,8 +519,12 @@ def test_training_monitor_after_interrupt_restores_best_even_if_last():
 def test_nan_loss_restores_last_good_epoch_and_training_continues(inject, data):
     X, y = data
     log = inject((2, "batch_begin", 1, poison), (6, "batch_begin", 1, poison))
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 3, "ema_momentum": 0.9, "warm_start": True})
-    with pytest.warns(ConvergenceWarning, match=r"loss became nan in epoch 2, batch 2.*were restored"):
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "max_iter": 3, "ema_momentum": 0.9, "warm_start": True}
+    )
+    with pytest.warns(
+        ConvergenceWarning, match=r"loss became nan in epoch 2, batch 2.*were restored"
+    ):
         clf.fit(X, y)
     assert log["batches"][2] == [0, 1]  # stopped at the first NaN batch, within the epoch
     assert log["calls"] == 2 and clf.n_iter_ == 1 and len(clf.history_["loss"]) == 1
@@ -488,7 +547,9 @@ def test_nan_in_first_epoch_raises_and_leaves_estimator_unfitted(inject, data):
     X, y = data
     inject((1, "batch_begin", 0, poison))
     clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 3})
-    with pytest.raises(ValueError, match=r"diverged.*loss became nan in epoch 1, batch 1.*learning_rate"):
+    with pytest.raises(
+        ValueError, match=r"diverged.*loss became nan in epoch 1, batch 1.*learning_rate"
+    ):
         clf.fit(X, y)
     assert not hasattr(clf, "model_") and not hasattr(clf, "classes_")
     with pytest.raises(NotFittedError):
@@ -498,7 +559,9 @@ def test_nan_in_first_epoch_raises_and_leaves_estimator_unfitted(inject, data):
 def test_nan_validation_loss_is_caught_at_epoch_end(inject, data):
     X, y = data
     log = inject((2, "train_end", None, poison))  # weights broken after the epoch's batches
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 4, "early_stopping": True, "n_iter_no_change": 3})
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "max_iter": 4, "early_stopping": True, "n_iter_no_change": 3}
+    )
     with pytest.warns(ConvergenceWarning, match="val_loss became nan in epoch 2"):
         clf.fit(X, y)
     assert clf.n_iter_ == 1 and len(clf.history_["val_loss"]) == 1 and clf.best_epoch_ == 1
@@ -511,13 +574,16 @@ def _assert_no_leftovers(parent, expected):
 
 
 @pytest.mark.parametrize("failing", ["model_save", "write_config"])
-def test_failed_save_leaves_earlier_save_intact(failing, fitted, fitted_ids, data, tmp_path, monkeypatch):
+def test_failed_save_leaves_earlier_save_intact(
+    failing, fitted, fitted_ids, data, tmp_path, monkeypatch
+):
     X, _ = data
     path = fitted.save(tmp_path / "model")
     expected = fitted.predict_proba(X)
     other = fitted_ids
 
     if failing == "model_save":
+
         def broken(self, filepath, *args, **kwargs):
             with open(filepath, "wb") as fh:
                 fh.write(b"PK\x03\x04 half a zip")
@@ -525,6 +591,7 @@ def test_failed_save_leaves_earlier_save_intact(failing, fitted, fitted_ids, dat
 
         monkeypatch.setattr(keras.Model, "save", broken)
     else:
+
         def broken(folder, config):
             (folder / "estimator.json").write_text('{"format": "skrnn.LSTMSent')
             raise OSError(28, "No space left on device")
@@ -538,7 +605,9 @@ def test_failed_save_leaves_earlier_save_intact(failing, fitted, fitted_ids, dat
     np.testing.assert_array_equal(LSTMSentimentClassifier.load(path).predict_proba(X), expected)
     other.save(path)  # a later good save replaces it
     ids = [[2, 3, 4], [5, 6]]
-    np.testing.assert_array_equal(LSTMSentimentClassifier.load(path).predict_proba(ids), other.predict_proba(ids))
+    np.testing.assert_array_equal(
+        LSTMSentimentClassifier.load(path).predict_proba(ids), other.predict_proba(ids)
+    )
     _assert_no_leftovers(tmp_path, ["model"])
 
 
@@ -584,7 +653,10 @@ def test_load_rejects_newer_format_and_other_estimators(fitted, tmp_path, monkey
 @pytest.mark.parametrize(
     "damage, match",
     [
-        (lambda c: c.write_text('{"format": "skrnn.LSTMSentimentClassifier", "form'), "not valid JSON"),
+        (
+            lambda c: c.write_text('{"format": "skrnn.LSTMSentimentClassifier", "form'),
+            "not valid JSON",
+        ),
         (lambda c: c.write_bytes(b"\xff\xfe\x00garbage"), "not valid JSON"),
         (lambda c: c.write_text("[1, 2, 3]"), "not written by"),
         (lambda c: _edit(c, lambda d: d.pop("classes")), "damaged or incomplete.*classes"),
@@ -592,11 +664,24 @@ def test_load_rejects_newer_format_and_other_estimators(fitted, tmp_path, monkey
         (lambda c: _edit(c, lambda d: d.update(classes=[0])), "damaged.*two labels"),
         (lambda c: _edit(c, lambda d: d.update(input_kind="pictures")), "damaged.*input_kind"),
         (lambda c: _edit(c, lambda d: d.update(classes=[0, 1, 2])), "3 classes"),
-        (lambda c: (c.parent / "model.keras").write_bytes(b"not a zip file"), "could not be loaded"),
+        (
+            lambda c: (c.parent / "model.keras").write_bytes(b"not a zip file"),
+            "could not be loaded",
+        ),
         (lambda c: (c.parent / "model.keras").unlink(), "model.keras is missing"),
     ],
-    ids=["truncated", "binary", "not-an-object", "missing-key", "bad-param", "one-class", "bad-kind",
-         "class-count", "bad-model", "no-model"],
+    ids=[
+        "truncated",
+        "binary",
+        "not-an-object",
+        "missing-key",
+        "bad-param",
+        "one-class",
+        "bad-kind",
+        "class-count",
+        "bad-model",
+        "no-model",
+    ],
 )
 def test_damaged_save_gives_clear_error(damage, match, fitted, tmp_path):
     path = fitted.save(tmp_path / "m")
@@ -622,7 +707,9 @@ def test_load_refuses_a_model_file_that_holds_code(fitted, tmp_path):
     inputs = keras.Input((None,), dtype="int32")
     outputs = keras.layers.Lambda(lambda x: keras.ops.cast(x, "float32") * 2.0)(inputs)
     keras.Model(inputs, outputs).save(path / "model.keras")
-    with pytest.raises(IncompatibleFileError, match="could not be loaded as a Keras model.*[Ll]ambda"):
+    with pytest.raises(
+        IncompatibleFileError, match="could not be loaded as a Keras model.*[Ll]ambda"
+    ):
         LSTMSentimentClassifier.load(path)
 
 

@@ -29,8 +29,18 @@ UNICODE = "a😀漢e\u0301שלום\r\n"
 
 
 def tiny(**params):
-    defaults = dict(hidden_size=8, n_layers=1, seq_length=8, batch_size=4, learning_rate=1e-2, lr_decay=1.0,
-                    max_iter=3, validation_fraction=0.0, early_stopping=False, random_state=0)
+    defaults = dict(
+        hidden_size=8,
+        n_layers=1,
+        seq_length=8,
+        batch_size=4,
+        learning_rate=1e-2,
+        lr_decay=1.0,
+        max_iter=3,
+        validation_fraction=0.0,
+        early_stopping=False,
+        random_state=0,
+    )
     return CharRNNGenerator(**{**defaults, **params})
 
 
@@ -48,7 +58,13 @@ class FailOnCall:
     """Wrap a method so that its ``n``-th call raises ``exc`` (or returns ``make(result)``)."""
 
     def __init__(self, monkeypatch, owner, name, n, exc=None, make=None):
-        self.original, self.n, self.calls, self.exc, self.make = getattr(owner, name), n, 0, exc, make
+        self.original, self.n, self.calls, self.exc, self.make = (
+            getattr(owner, name),
+            n,
+            0,
+            exc,
+            make,
+        )
         wrapper = self
 
         def patched(*args, **kwargs):
@@ -66,7 +82,9 @@ class FailOnCall:
 # ------------------------------------------------------------------ 1. bad X
 BAD_X = [
     pytest.param([], ValueError, "empty", id="empty-list"),
-    pytest.param(["ok", None], TypeError, r"X\[1\] is None \(a missing value\).*drop missing", id="None"),
+    pytest.param(
+        ["ok", None], TypeError, r"X\[1\] is None \(a missing value\).*drop missing", id="None"
+    ),
     pytest.param(["ok", float("nan")], TypeError, r"X\[1\] is nan \(a missing value\)", id="NaN"),
     pytest.param(["ok", 3], TypeError, r"X\[1\] is int, not str.*str\(\)", id="int"),
     pytest.param(["ok", 2.5, "x"], TypeError, r"X\[1\] is float", id="float"),
@@ -130,13 +148,17 @@ def test_unicode_round_trips_exactly(tmp_path):
     assert {"😀", "漢", "\u0301", "ש", "\r", "\n"} <= set(model.classes_)
     # Greedy generation reproduces the period character for character.
     assert model.sample(2 * len(UNICODE), prime=UNICODE, temperature=0) == UNICODE * 2
-    np.testing.assert_array_equal(model.predict(["a", "a😀", "e", "שלום\r"]), ["😀", "漢", "\u0301", "\n"])
+    np.testing.assert_array_equal(
+        model.predict(["a", "a😀", "e", "שלום\r"]), ["😀", "漢", "\u0301", "\n"]
+    )
     assert model.score(text) > -0.05
     sampled = model.sample(200, random_state=0)
     assert len(sampled) == 200 and set(sampled) <= set(text)
     loaded = CharRNNGenerator.load(model.save(tmp_path / "unicode"))
     np.testing.assert_array_equal(loaded.classes_, model.classes_)
-    assert loaded.sample(50, prime="漢", random_state=1) == model.sample(50, prime="漢", random_state=1)
+    assert loaded.sample(50, prime="漢", random_state=1) == model.sample(
+        50, prime="漢", random_state=1
+    )
 
 
 def test_nul_character_is_a_class():
@@ -159,7 +181,9 @@ def test_lone_surrogates_are_ordinary_characters():
 def test_corpus_shorter_than_a_window():
     for call in (lambda m: m.fit("hello"), lambda m: m.partial_fit(["he", "llo"])):
         model = tiny(seq_length=8)
-        with pytest.raises(ValueError, match=r"5 characters; training needs at least seq_length \+ 1 = 9"):
+        with pytest.raises(
+            ValueError, match=r"5 characters; training needs at least seq_length \+ 1 = 9"
+        ):
             call(model)
         assert not hasattr(model, "classes_")
     with pytest.raises(ValueError, match=r"leaves 1 for validation; at least 2 are needed"):
@@ -197,7 +221,9 @@ def test_tiny_temperatures_are_greedy_without_warnings(fitted):
 
 def test_top_k(fitted):
     for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match=r"top_k must be None or an integer >= 1 \(values >= n_classes_=8"):
+        with pytest.raises(
+            ValueError, match=r"top_k must be None or an integer >= 1 \(values >= n_classes_=8"
+        ):
             fitted.sample(5, top_k=bad)
     # Larger than the vocabulary: clamped, i.e. no filtering.
     for k in (8, 9, 10**9):
@@ -213,23 +239,39 @@ def test_bad_sample_arguments(fitted):
         fitted.sample(5, random_state="seed")
 
 
-@pytest.mark.parametrize("param, value, allowed", [
-    ("cell", "LSTM", r"str among \{.*'gru'.*\}"), ("cell", None, "str among"),
-    ("hidden_size", -3, r"range \[1, inf\)"), ("hidden_size", 2.0, "an int"),
-    ("n_layers", 0, r"range \[1, inf\)"), ("seq_length", 0, r"range \[1, inf\)"),
-    ("batch_size", -1, r"range \[1, inf\)"), ("learning_rate", -1e-3, r"range \(0.0, inf\)"),
-    ("learning_rate", float("inf"), r"range \(0.0, inf\)"), ("learning_rate", float("nan"), "range"),
-    ("lr_decay", 0.0, r"range \(0.0, 1.0\]"), ("dropout", -0.1, r"range \[0.0, 1.0\)"),
-    ("validation_fraction", -0.1, r"range \[0.0, 1.0\)"), ("validation_fraction", 1.0, r"range \[0.0, 1.0\)"),
-    ("validation_fraction", 1.5, r"range \[0.0, 1.0\)"), ("max_time", -1.0, "range"),
-    ("tol", -1e-3, r"range \[0.0, inf\)"), ("optimizer", "sgd", "str among"),
-    ("early_stopping", 1, "bool"), ("max_iter", 0, r"range \[1, inf\)"),
-    ("n_jobs", 0, r"range \(-inf, -1\].*None"), ("n_jobs", 1.5, "an int"),
-])
+@pytest.mark.parametrize(
+    "param, value, allowed",
+    [
+        ("cell", "LSTM", r"str among \{.*'gru'.*\}"),
+        ("cell", None, "str among"),
+        ("hidden_size", -3, r"range \[1, inf\)"),
+        ("hidden_size", 2.0, "an int"),
+        ("n_layers", 0, r"range \[1, inf\)"),
+        ("seq_length", 0, r"range \[1, inf\)"),
+        ("batch_size", -1, r"range \[1, inf\)"),
+        ("learning_rate", -1e-3, r"range \(0.0, inf\)"),
+        ("learning_rate", float("inf"), r"range \(0.0, inf\)"),
+        ("learning_rate", float("nan"), "range"),
+        ("lr_decay", 0.0, r"range \(0.0, 1.0\]"),
+        ("dropout", -0.1, r"range \[0.0, 1.0\)"),
+        ("validation_fraction", -0.1, r"range \[0.0, 1.0\)"),
+        ("validation_fraction", 1.0, r"range \[0.0, 1.0\)"),
+        ("validation_fraction", 1.5, r"range \[0.0, 1.0\)"),
+        ("max_time", -1.0, "range"),
+        ("tol", -1e-3, r"range \[0.0, inf\)"),
+        ("optimizer", "sgd", "str among"),
+        ("early_stopping", 1, "bool"),
+        ("max_iter", 0, r"range \[1, inf\)"),
+        ("n_jobs", 0, r"range \(-inf, -1\].*None"),
+        ("n_jobs", 1.5, "an int"),
+    ],
+)
 def test_invalid_hyperparameters_name_the_parameter_and_allowed_values(param, value, allowed):
     for method in ("fit", "partial_fit"):
         model = tiny(**{param: value})
-        with pytest.raises(ValueError, match=rf"'{param}' parameter of CharRNNGenerator must be .*{allowed}"):
+        with pytest.raises(
+            ValueError, match=rf"'{param}' parameter of CharRNNGenerator must be .*{allowed}"
+        ):
             getattr(model, method)(HELLO)
         assert not hasattr(model, "classes_")
 
@@ -254,7 +296,16 @@ def test_five_megabyte_document_trains_in_bounded_memory():
 
 @pytest.fixture(scope="module")
 def short_strings():
-    base = ["hello", "wor", "", "ld h", "hello w", "x", "@@", "o"]  # "x", "@" are unknown characters
+    base = [
+        "hello",
+        "wor",
+        "",
+        "ld h",
+        "hello w",
+        "x",
+        "@@",
+        "o",
+    ]  # "x", "@" are unknown characters
     return base, base * 125_000  # 1,000,000 strings
 
 
@@ -271,7 +322,7 @@ def test_predict_one_million_short_strings(fitted, short_strings):
     assert proba.shape == (1_000_000, 8)
     # The network runs in float32, and documents grouped differently go through
     # BLAS kernels of other shapes: equal to a few float32 rounding errors, not bit for bit.
-    np.testing.assert_allclose(proba[-len(base):], proba_base, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(proba[-len(base) :], proba_base, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
 
@@ -307,11 +358,29 @@ def test_prediction_does_not_depend_on_chunking(fitted, monkeypatch):
 
 
 # ------------------------------------------------------------ 4. not fitted
-@pytest.mark.parametrize("call", [
-    lambda m, p: m.predict(["a"]), lambda m, p: m.predict_proba(["a"]), lambda m, p: m.score("ab"),
-    lambda m, p: m.bits_per_character("ab"), lambda m, p: m.perplexity("ab"), lambda m, p: m.sample(5),
-    lambda m, p: m.sample(0), lambda m, p: m.save(p / "never"),
-], ids=["predict", "predict_proba", "score", "bits_per_character", "perplexity", "sample", "sample0", "save"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, p: m.predict(["a"]),
+        lambda m, p: m.predict_proba(["a"]),
+        lambda m, p: m.score("ab"),
+        lambda m, p: m.bits_per_character("ab"),
+        lambda m, p: m.perplexity("ab"),
+        lambda m, p: m.sample(5),
+        lambda m, p: m.sample(0),
+        lambda m, p: m.save(p / "never"),
+    ],
+    ids=[
+        "predict",
+        "predict_proba",
+        "score",
+        "bits_per_character",
+        "perplexity",
+        "sample",
+        "sample0",
+        "save",
+    ],
+)
 def test_not_fitted(call, tmp_path):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         call(tiny(), tmp_path)
@@ -319,13 +388,19 @@ def test_not_fitted(call, tmp_path):
 
 
 # ----------------------------------------------------- 5. property-based tests
-characters = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())  # surrogates too
+characters = st.characters(
+    min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()
+)  # surrogates too
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(docs=st.lists(st.text(characters, min_size=0, max_size=25), min_size=1, max_size=4)
-       .filter(lambda d: sum(map(len, d)) >= 5),
-       prime=st.text(characters, max_size=6), seed=st.integers(0, 2**32 - 1))
+@given(
+    docs=st.lists(st.text(characters, min_size=0, max_size=25), min_size=1, max_size=4).filter(
+        lambda d: sum(map(len, d)) >= 5
+    ),
+    prime=st.text(characters, max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_any_unicode_corpus_fits_samples_and_scores(docs, prime, seed):
     text = "".join(docs)
     model = tiny(hidden_size=4, seq_length=4, batch_size=2, max_iter=2, random_state=seed % 1000)
@@ -348,10 +423,14 @@ def test_interrupt_with_validation_keeps_the_best_validated_weights(monkeypatch)
     params = dict(max_iter=10, validation_fraction=0.2, early_stopping=False)
     reference = tiny(**params).fit(text)
     FailOnCall(monkeypatch, CharRNN, "loss_and_grads", n=2 * 24 + 5, exc=KeyboardInterrupt)
-    with pytest.warns(UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 3 epoch.*best on validation"):
+    with pytest.warns(
+        UserWarning, match=r"interrupted \(KeyboardInterrupt\) after 3 epoch.*best on validation"
+    ):
         model = tiny(**params).fit(text)
     assert model.n_iter_ == 3 and len(model.loss_curve_) == len(model.time_curve_) == 3
-    assert model.validation_scores_ == reference.validation_scores_[:2]  # the partial epoch has none
+    assert (
+        model.validation_scores_ == reference.validation_scores_[:2]
+    )  # the partial epoch has none
     assert model.best_iter_ == int(np.argmax(model.validation_scores_)) + 1
     best = tiny(**{**params, "max_iter": model.best_iter_}).fit(text)
     np.testing.assert_array_equal(model._net.params, best._net.params)
@@ -408,15 +487,23 @@ def inf_grads(result, net, *args):
     return result
 
 
-@pytest.mark.parametrize("make, what", [(nan_loss, "training loss became nan"),
-                                        (inf_grads, "gradient norm became inf")])
+@pytest.mark.parametrize(
+    "make, what", [(nan_loss, "training loss became nan"), (inf_grads, "gradient norm became inf")]
+)
 def test_divergence_restores_the_last_good_epoch(monkeypatch, make, what):
     one_epoch = tiny(max_iter=1).fit(HELLO)
     FailOnCall(monkeypatch, CharRNN, "loss_and_grads", n=WINDOWS + 5, make=make)
-    with pytest.warns(ConvergenceWarning, match=rf"diverged in epoch 2: the {what} in window 5 of {WINDOWS}.*"
-                                                r"end of epoch 1 were restored.*Lower learning_rate"):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=rf"diverged in epoch 2: the {what} in window 5 of {WINDOWS}.*"
+        r"end of epoch 1 were restored.*Lower learning_rate",
+    ):
         model = tiny(max_iter=4).fit(HELLO)
-    assert model.n_iter_ == 1 and model.loss_curve_ == one_epoch.loss_curve_ and len(model.time_curve_) == 1
+    assert (
+        model.n_iter_ == 1
+        and model.loss_curve_ == one_epoch.loss_curve_
+        and len(model.time_curve_) == 1
+    )
     assert model.n_chars_seen_ == one_epoch.n_chars_seen_
     np.testing.assert_array_equal(model._net.params, one_epoch._net.params)
     np.testing.assert_array_equal(model._optimizer.m, one_epoch._optimizer.m)
@@ -451,7 +538,9 @@ def test_divergence_in_the_first_partial_fit_keeps_the_initial_weights(monkeypat
         initial.fit(HELLO)  # stopped before any update: the initial weights
     monkeypatch.undo()
     FailOnCall(monkeypatch, CharRNN, "loss_and_grads", n=3, make=nan_loss)
-    with pytest.warns(ConvergenceWarning, match=r"epoch 1.*end of epoch 0 were restored \(the initial weights\)"):
+    with pytest.warns(
+        ConvergenceWarning, match=r"epoch 1.*end of epoch 0 were restored \(the initial weights\)"
+    ):
         model = tiny().partial_fit(HELLO)
     assert model.n_iter_ == 0 and model.loss_curve_ == [] and model.n_chars_seen_ == 0
     np.testing.assert_array_equal(model._net.params, initial._net.params)
@@ -462,16 +551,30 @@ def test_divergence_in_the_first_partial_fit_keeps_the_initial_weights(monkeypat
 
 # ------------------------------------------------------------ 8. persistence
 def test_save_load_round_trip(tmp_path):
-    model = tiny(dropout=0.2, validation_fraction=0.2, early_stopping=True, n_layers=2, cell="gru").fit(HELLO)
+    model = tiny(
+        dropout=0.2, validation_fraction=0.2, early_stopping=True, n_layers=2, cell="gru"
+    ).fit(HELLO)
     path = model.save(tmp_path / "model")
     assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "weights.npz"]
     loaded = CharRNNGenerator.load(path)
     assert loaded.get_params() == model.get_params()
     assert loaded.score(HELLO) == model.score(HELLO)
     assert loaded.sample(60, random_state=4) == model.sample(60, random_state=4)
-    np.testing.assert_array_equal(loaded.predict_proba(["hel", ""]), model.predict_proba(["hel", ""]))
-    for attr in ("loss_curve_", "time_curve_", "validation_scores_", "best_validation_score_", "best_iter_",
-                 "n_iter_", "n_chars_seen_", "n_train_chars_", "fit_time_", "n_classes_"):
+    np.testing.assert_array_equal(
+        loaded.predict_proba(["hel", ""]), model.predict_proba(["hel", ""])
+    )
+    for attr in (
+        "loss_curve_",
+        "time_curve_",
+        "validation_scores_",
+        "best_validation_score_",
+        "best_iter_",
+        "n_iter_",
+        "n_chars_seen_",
+        "n_train_chars_",
+        "fit_time_",
+        "n_classes_",
+    ):
         assert getattr(loaded, attr) == getattr(model, attr), attr
     np.testing.assert_array_equal(loaded.classes_, model.classes_)
     np.testing.assert_array_equal(loaded.char_frequencies_, model.char_frequencies_)
@@ -491,8 +594,11 @@ def test_loaded_model_resumes_partial_fit_exactly(tmp_path, optimizer):
     assert loaded.loss_curve_ == model.loss_curve_ and loaded.n_iter_ == model.n_iter_ == 4
 
 
-@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],
-                         ids=["disk-full", "ctrl-c"])
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(28, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "ctrl-c"],
+)
 def test_failed_save_keeps_the_earlier_save(tmp_path, monkeypatch, failure):
     first = tiny(max_iter=1).fit(HELLO)
     first.save(tmp_path / "m")
@@ -522,11 +628,15 @@ def edit_config(path, **changes):
 def test_incompatible_saves_are_refused(fitted, tmp_path):
     newer = fitted.save(tmp_path / "newer")
     edit_config(newer, format_version=2, skrnn_version="9.0")
-    with pytest.raises(IncompatibleFileError, match=r"format 2, written by skrnn 9.0.*Upgrade skrnn"):
+    with pytest.raises(
+        IncompatibleFileError, match=r"format 2, written by skrnn 9.0.*Upgrade skrnn"
+    ):
         CharRNNGenerator.load(newer)
     other = fitted.save(tmp_path / "other")
     edit_config(other, format="skrnn.LSTMSentimentClassifier")
-    with pytest.raises(IncompatibleFileError, match="not written by CharRNNGenerator.save.*LSTMSentimentClassif"):
+    with pytest.raises(
+        IncompatibleFileError, match="not written by CharRNNGenerator.save.*LSTMSentimentClassif"
+    ):
         CharRNNGenerator.load(other)
     assert issubclass(IncompatibleFileError, ValueError)
 
@@ -545,7 +655,11 @@ def test_damaged_saves_are_refused_without_running_code(fitted, tmp_path):
         CharRNNGenerator.load(path)
 
     path = fitted.save(tmp_path / "m3")
-    np.savez(path / "weights.npz", params=np.zeros(3, np.float32), char_frequencies=fitted.char_frequencies_)
+    np.savez(
+        path / "weights.npz",
+        params=np.zeros(3, np.float32),
+        char_frequencies=fitted.char_frequencies_,
+    )
     with pytest.raises(IncompatibleFileError, match=r"parameters, the saved weights 3"):
         CharRNNGenerator.load(path)
 

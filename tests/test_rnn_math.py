@@ -27,7 +27,10 @@ def random_window(seed=1, T=T, B=B):
 
 def random_state(net, seed=2):
     rng = np.random.default_rng(seed)
-    return [[rng.normal(0.0, 0.5, a.shape).astype(net.dtype) for a in layer] for layer in net.zero_state(B)]
+    return [
+        [rng.normal(0.0, 0.5, a.shape).astype(net.dtype) for a in layer]
+        for layer in net.zero_state(B)
+    ]
 
 
 def copy_state(state):
@@ -77,11 +80,15 @@ def test_window_forward_equals_step_by_step_and_per_stream(cell):
     whole = net.log_likelihood(x, y, s_whole := copy_state(state0))
 
     s_steps = copy_state(state0)
-    steps = np.concatenate([net.log_likelihood(x[t : t + 1], y[t : t + 1], s_steps) for t in range(12)])
+    steps = np.concatenate(
+        [net.log_likelihood(x[t : t + 1], y[t : t + 1], s_steps) for t in range(12)]
+    )
     np.testing.assert_allclose(steps, whole, rtol=1e-12, atol=1e-12)
 
     s_halves = copy_state(state0)
-    halves = np.concatenate([net.log_likelihood(x[:5], y[:5], s_halves), net.log_likelihood(x[5:], y[5:], s_halves)])
+    halves = np.concatenate(
+        [net.log_likelihood(x[:5], y[:5], s_halves), net.log_likelihood(x[5:], y[5:], s_halves)]
+    )
     np.testing.assert_allclose(halves, whole, rtol=1e-12, atol=1e-12)
     for a, b in zip(sum(s_whole, []), sum(s_halves, [])):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -97,7 +104,9 @@ def test_training_loss_equals_evaluation_loss_without_dropout():
     net = make_net("lstm", 2)
     x, y = random_window()
     loss = net.loss_and_grads(x, y, net.zero_state(B))
-    np.testing.assert_allclose(loss, -net.log_likelihood(x, y, net.zero_state(B)).mean(), rtol=1e-12)
+    np.testing.assert_allclose(
+        loss, -net.log_likelihood(x, y, net.zero_state(B)).mean(), rtol=1e-12
+    )
 
 
 def test_dropout_only_in_training_and_keeps_expectation():
@@ -202,5 +211,7 @@ def test_shorter_window_after_a_longer_one(cell):
     short = net.loss_and_grads(x[:4], y[:4], random_state(net))
     grads = net.grads.copy()
     fresh = make_net(cell, 2)
-    np.testing.assert_allclose(fresh.loss_and_grads(x[:4], y[:4], random_state(fresh)), short, rtol=1e-12)
+    np.testing.assert_allclose(
+        fresh.loss_and_grads(x[:4], y[:4], random_state(fresh)), short, rtol=1e-12
+    )
     np.testing.assert_allclose(fresh.grads, grads, rtol=1e-10, atol=1e-12)

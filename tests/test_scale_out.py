@@ -55,16 +55,22 @@ def client():
     """A Dask client on a local cluster of two single-threaded worker processes."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,  # e.g. "worker process still alive after 4 seconds" at shutdown
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,  # e.g. "worker process still alive after 4 seconds" at shutdown
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         # Start TensorFlow in both workers now, while the other tests run: one
         # task pinned to each worker (each runs one task at a time).
-        warm = [client.submit(_import_keras, workers=[w], pure=False) for w in client.scheduler_info()["workers"]]
+        warm = [
+            client.submit(_import_keras, workers=[w], pure=False)
+            for w in client.scheduler_info()["workers"]
+        ]
         yield client
         client.gather(warm)
 
@@ -102,7 +108,9 @@ def test_generator_search_on_dask_equals_local_search(client, kind):
         if kind == "grid":
             return GridSearchCV(CharRNNGenerator(**GEN), {"hidden_size": [4, 8]}, cv=3, **kwargs)
         distributions = {"hidden_size": [4, 6, 8], "learning_rate": loguniform(3e-3, 3e-2)}
-        return RandomizedSearchCV(CharRNNGenerator(**GEN), distributions, n_iter=3, cv=3, random_state=0, **kwargs)
+        return RandomizedSearchCV(
+            CharRNNGenerator(**GEN), distributions, n_iter=3, cv=3, random_state=0, **kwargs
+        )
 
     local = make_search(n_jobs=1).fit(DOCS)
     remote = make_search()
@@ -111,7 +119,9 @@ def test_generator_search_on_dask_equals_local_search(client, kind):
     assert calls == n_candidates * 3  # every fit ran on a worker
     # Pure NumPy in float64 with the same seeds, the same BLAS and the same
     # kernels: bit-for-bit equal, whatever the process.
-    np.testing.assert_array_equal(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
     for i in range(3):
         np.testing.assert_array_equal(
             remote.cv_results_[f"split{i}_test_score"], local.cv_results_[f"split{i}_test_score"]
@@ -120,7 +130,9 @@ def test_generator_search_on_dask_equals_local_search(client, kind):
     assert remote.best_params_ == local.best_params_
     assert np.all(np.isfinite(local.cv_results_["mean_test_score"]))
     # The refit best model (fitted in this process in both cases) is the same too.
-    np.testing.assert_array_equal(remote.best_estimator_._net.params, local.best_estimator_._net.params)
+    np.testing.assert_array_equal(
+        remote.best_estimator_._net.params, local.best_estimator_._net.params
+    )
 
 
 @pytest.mark.slow
@@ -131,7 +143,9 @@ def test_classifier_search_on_dask_equals_local_search(client):
         clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1})
         # Log-loss rather than accuracy: a continuous score, so any difference
         # in the trained weights would show.
-        return GridSearchCV(clf, {"hidden_size": [4, 8]}, cv=2, scoring="neg_log_loss", refit=False, **kwargs)
+        return GridSearchCV(
+            clf, {"hidden_size": [4, 8]}, cv=2, scoring="neg_log_loss", refit=False, **kwargs
+        )
 
     local = make_search(n_jobs=1).fit(X, y)
     remote = make_search()
@@ -148,7 +162,10 @@ def test_classifier_search_on_dask_equals_local_search(client):
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"], scores, rtol=1e-5, atol=0)
     for i in range(2):
         np.testing.assert_allclose(
-            remote.cv_results_[f"split{i}_test_score"], local.cv_results_[f"split{i}_test_score"], rtol=1e-5, atol=0
+            remote.cv_results_[f"split{i}_test_score"],
+            local.cv_results_[f"split{i}_test_score"],
+            rtol=1e-5,
+            atol=0,
         )
     assert remote.best_params_ == local.best_params_
 

@@ -25,7 +25,7 @@ from skrnn.sentiment import LSTMSentimentClassifier
 POSITIVE = ["good", "great", "excellent", "wonderful", "loved"]
 NEGATIVE = ["bad", "awful", "boring", "terrible", "hated"]
 NEUTRAL = ["okay", "average", "fine", "mediocre", "decent"]
-FILLER = "the a movie film plot actor was is and it this of to story scene".split()
+FILLER = ["the", "a", "movie", "film", "plot", "actor", "was", "is", "and", "it", "this", "of", "to", "story", "scene"]
 
 TINY = dict(
     embedding_dim=8,
@@ -75,7 +75,9 @@ def fitted(reviews):
 
 # ---------------------------------------------------------------- parameters
 def test_init_stores_parameters_verbatim():
-    params = dict(max_features=123, maxlen=None, class_weight={0: 2.0}, random_state=np.random.RandomState(0))
+    params = dict(
+        max_features=123, maxlen=None, class_weight={0: 2.0}, random_state=np.random.RandomState(0)
+    )
     clf = LSTMSentimentClassifier(**params)
     for name, value in params.items():
         assert clf.get_params()[name] is value
@@ -160,7 +162,9 @@ def test_accepts_common_containers(container, fitted, reviews):
 
 
 @pytest.mark.parametrize(
-    "labels", [["neg", "pos"], [False, True], [-1, 1], [3.0, 7.0]], ids=["str", "bool", "int", "float"]
+    "labels",
+    [["neg", "pos"], [False, True], [-1, 1], [3.0, 7.0]],
+    ids=["str", "bool", "int", "float"],
 )
 def test_binary_labels_of_any_type(labels):
     X, y = make_reviews(60, labels=labels)
@@ -198,7 +202,14 @@ def test_truncating_keeps_head_or_tail():
 
 def test_deterministic_with_random_state(reviews):
     X, y = reviews
-    params = {**TINY, "early_stopping": True, "dropout": 0.1, "output_dropout": 0.2, "ema_momentum": 0.9, "max_iter": 2}
+    params = {
+        **TINY,
+        "early_stopping": True,
+        "dropout": 0.1,
+        "output_dropout": 0.2,
+        "ema_momentum": 0.9,
+        "max_iter": 2,
+    }
     a = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
     b = LSTMSentimentClassifier(**params).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
@@ -210,7 +221,11 @@ def test_sample_weight_and_class_weight(reviews):
     X, y = reviews
     base = LSTMSentimentClassifier(**{**TINY, "max_iter": 2}).fit(X, y).predict_proba(X)
     sw = np.where(y == 1, 5.0, 0.2)
-    weighted = LSTMSentimentClassifier(**{**TINY, "max_iter": 2}).fit(X, y, sample_weight=sw).predict_proba(X)
+    weighted = (
+        LSTMSentimentClassifier(**{**TINY, "max_iter": 2})
+        .fit(X, y, sample_weight=sw)
+        .predict_proba(X)
+    )
     assert weighted[:, 1].mean() > base[:, 1].mean()
     cw = LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "class_weight": {1: 5.0, 0: 0.2}})
     np.testing.assert_allclose(cw.fit(X, y).predict_proba(X), weighted, atol=1e-5)
@@ -230,7 +245,9 @@ def test_pretokenized_sequences_like_keras_imdb():
     X_obj = np.empty(len(X), dtype=object)
     X_obj[:] = X
     # bigram_buckets=0: the pure LSTM network.
-    clf = LSTMSentimentClassifier(**{**TINY, "max_features": 100, "max_iter": 8, "bigram_buckets": 0}).fit(X_obj, y)
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "max_features": 100, "max_iter": 8, "bigram_buckets": 0}
+    ).fit(X_obj, y)
     assert all(layer.name != "hashed_bigrams" for layer in clf.model_.layers)
     assert clf.tokenizer_ is None and clf.input_kind_ == "ids"
     assert clf.score(X, y) >= 0.9
@@ -239,7 +256,9 @@ def test_pretokenized_sequences_like_keras_imdb():
     padded = np.zeros((2, 30), dtype=np.int64)
     padded[0, -3:] = [3, 12, 13]
     padded[1, -3:] = [4, 12, 13]
-    np.testing.assert_array_equal(clf.predict_proba(padded), clf.predict_proba([[3, 12, 13], [4, 12, 13]]))
+    np.testing.assert_array_equal(
+        clf.predict_proba(padded), clf.predict_proba([[3, 12, 13], [4, 12, 13]])
+    )
     with pytest.raises(ValueError, match="token ids"):
         clf.predict(["raw text needs a tokenizer"])
     with pytest.raises(ValueError, match="negative"):
@@ -273,13 +292,17 @@ def test_bad_input_gives_clear_errors(reviews, fitted):
     with pytest.raises(TypeError):
         fitted.predict([b"bytes are not text"])
     with pytest.raises(ValueError, match="validation_fraction"):
-        LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "validation_fraction": 0.9}).fit(X[:2], y[:2])
+        LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "validation_fraction": 0.9}).fit(
+            X[:2], y[:2]
+        )
 
 
 # -------------------------------------------- early stopping, warm start, partial_fit
 def test_early_stopping_records_validation_and_restores_best(reviews):
     X, y = reviews
-    clf = LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}).fit(X, y)
+    clf = LSTMSentimentClassifier(
+        **{**TINY, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}
+    ).fit(X, y)
     assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == clf.n_iter_ for v in clf.history_.values())
     assert clf.best_epoch_ == int(np.argmin(clf.history_["val_loss"])) + 1
@@ -304,7 +327,13 @@ def test_training_monitor_stops_and_restores_best_weights():
     stops = []
     for epoch, val_loss in enumerate([0.5, 0.3, 0.4, 0.35]):
         model.weights = epoch
-        stops.append(monitor.end_epoch(model, epoch, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5}))
+        stops.append(
+            monitor.end_epoch(
+                model,
+                epoch,
+                {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5},
+            )
+        )
     assert stops == [False, False, False, True]
     monitor.finish(model)
     assert model.weights == 1 and monitor.best_epoch == 1
@@ -372,7 +401,10 @@ def test_ngram_path_reads_ids_as_words():
 
 def test_default_lstm_can_use_cudnn():
     """Keras runs an LSTM with cuDNN on a GPU only if these hold (checked here on CPU)."""
-    from keras.src.backend.tensorflow.rnn import _do_lstm_arguments_support_cudnn, _is_sequence_right_padded
+    from keras.src.backend.tensorflow.rnn import (
+        _do_lstm_arguments_support_cudnn,
+        _is_sequence_right_padded,
+    )
 
     from skrnn import keras_model
 
@@ -384,10 +416,15 @@ def test_default_lstm_can_use_cudnn():
     for layer in lstms:
         assert layer.recurrent_dropout == 0 and layer.use_cudnn in ("auto", True)
         assert _do_lstm_arguments_support_cudnn(
-            layer.cell.activation, layer.cell.recurrent_activation, layer.unroll, layer.cell.use_bias
+            layer.cell.activation,
+            layer.cell.recurrent_activation,
+            layer.unroll,
+            layer.cell.use_bias,
         )
     # Masks of the batches the estimator feeds are right-padded (real tokens first).
-    batch = next(iter(keras_model.BucketedBatches([np.array([3, 4, 5]), np.array([6])], batch_size=2)))
+    batch = next(
+        iter(keras_model.BucketedBatches([np.array([3, 4, 5]), np.array([6])], batch_size=2))
+    )
     assert bool(_is_sequence_right_padded(batch != 0))
 
 
@@ -410,7 +447,10 @@ def _vector_file(tmp_path, header=False):
     ]
     path = tmp_path / "vectors.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path, {w: np.array(line.split()[1:], dtype=np.float32) for w, line in zip(words, lines[int(header):])}
+    return path, {
+        w: np.array(line.split()[1:], dtype=np.float32)
+        for w, line in zip(words, lines[int(header) :])
+    }
 
 
 def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
@@ -421,14 +461,20 @@ def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
     found, dim = _pretrained_vectors(str(path), ["good", "bad", "unknown"])
     assert dim == 4 and sorted(found) == ["bad", "good"]
     path, vectors = _vector_file(tmp_path)  # GloVe's
-    frozen = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": str(path), "train_embeddings": False})
+    frozen = LSTMSentimentClassifier(
+        **{**TINY, "paths": "lstm", "embeddings": str(path), "train_embeddings": False}
+    )
     frozen.fit(X, y)
     layer = frozen.model_.get_layer("token_embedding")
     assert layer.output_dim == 4 and not layer.trainable
     table = layer.get_weights()[0]
-    np.testing.assert_allclose(table[frozen.tokenizer_.vocabulary["good"]], vectors["good"], rtol=1e-6)
+    np.testing.assert_allclose(
+        table[frozen.tokenizer_.vocabulary["good"]], vectors["good"], rtol=1e-6
+    )
     tuned = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": vectors}).fit(X, y)
-    row = tuned.model_.get_layer("token_embedding").get_weights()[0][tuned.tokenizer_.vocabulary["good"]]
+    row = tuned.model_.get_layer("token_embedding").get_weights()[0][
+        tuned.tokenizer_.vocabulary["good"]
+    ]
     assert not np.allclose(row, vectors["good"])  # fine-tuned
     again = LSTMSentimentClassifier.load(frozen.save(tmp_path / "saved"))
     assert again.embeddings == str(path)
@@ -444,10 +490,13 @@ def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
         def __contains__(self, word):
             return word in self.key_to_index
 
-    kv = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": KeyedVectorsLike(), "max_iter": 1})
+    kv = LSTMSentimentClassifier(
+        **{**TINY, "paths": "lstm", "embeddings": KeyedVectorsLike(), "max_iter": 1}
+    )
     kv.set_params(train_embeddings=False).fit(X, y)
     np.testing.assert_allclose(
-        kv.model_.get_layer("token_embedding").get_weights()[0][kv.tokenizer_.vocabulary["bad"]], vectors["bad"]
+        kv.model_.get_layer("token_embedding").get_weights()[0][kv.tokenizer_.vocabulary["bad"]],
+        vectors["bad"],
     )
     np.testing.assert_allclose(again.predict_proba(X), frozen.predict_proba(X), rtol=1e-6)
 
@@ -459,9 +508,13 @@ def test_pretrained_embeddings_bad_input(reviews, tmp_path):
     with pytest.raises(ValueError, match="None of the vocabulary"):
         LSTMSentimentClassifier(**{**TINY, "embeddings": {"zzz": [1.0, 2.0]}}).fit(X, y)
     with pytest.raises(ValueError, match="one length"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0, 2.0], "bad": [1.0]}}).fit(X, y)
+        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0, 2.0], "bad": [1.0]}}).fit(
+            X, y
+        )
     with pytest.raises(ValueError, match="need words"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0]}}).fit([[2, 3], [4, 5]] * 10, [0, 1] * 10)
+        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0]}}).fit(
+            [[2, 3], [4, 5]] * 10, [0, 1] * 10
+        )
     with pytest.raises(ValueError, match="embeddings"):
         LSTMSentimentClassifier(**{**TINY, "embeddings": 3}).fit(X, y)
 
@@ -482,7 +535,9 @@ def test_verbose_2_titles_each_epoch(reviews, capsys):
 # ------------------------------------------------------------------ verbose
 def test_verbose_1_prints_one_line_per_epoch(reviews, capsys):
     X, y = reviews
-    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 1, "early_stopping": True}).fit(X, y)
+    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 1, "early_stopping": True}).fit(
+        X, y
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("Epoch 1/2") and "val_loss" in lines[0]
@@ -504,7 +559,9 @@ def test_verbose_0_prints_nothing_in_a_fresh_process(tmp_path):
         """
     ).format(tests=os.path.dirname(__file__))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
     assert out.stderr == ""
@@ -586,7 +643,10 @@ def test_cross_val_score(reviews):
 def test_grid_search(reviews, n_jobs):
     X, y = reviews
     search = GridSearchCV(
-        LSTMSentimentClassifier(**{**TINY, "max_iter": 2}), {"hidden_size": [4, 8]}, cv=3, n_jobs=n_jobs
+        LSTMSentimentClassifier(**{**TINY, "max_iter": 2}),
+        {"hidden_size": [4, 8]},
+        cv=3,
+        n_jobs=n_jobs,
     )
     search.fit(X, y)
     assert search.best_params_["hidden_size"] in (4, 8)
@@ -621,7 +681,10 @@ def test_repeated_fits_do_not_leak_memory(reviews):
 def test_masked_pooling_ignores_padding():
     from skrnn.keras_model import MaskedSequencePooling
 
-    x = np.array([[[1.0, -5.0], [3.0, -1.0], [100.0, 100.0]], [[-2.0, -3.0], [0.0, 0.0], [0.0, 0.0]]], dtype="float32")
+    x = np.array(
+        [[[1.0, -5.0], [3.0, -1.0], [100.0, 100.0]], [[-2.0, -3.0], [0.0, 0.0], [0.0, 0.0]]],
+        dtype="float32",
+    )
     mask = np.array([[True, True, False], [True, False, False]])
     out = np.asarray(MaskedSequencePooling("max_mean")(x, mask=mask))
     np.testing.assert_allclose(out[0], [3.0, -1.0, 2.0, -3.0])

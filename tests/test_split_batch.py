@@ -15,7 +15,9 @@ from skrnn.rnn import CharRNN, SecondProcessError, _fork
 from skrnn.rnn.parallel import WindowTrainer
 from skrnn.rnn.split_batch import SplitBatch
 
-pytestmark = pytest.mark.skipif(not _fork.available() or joblib.cpu_count() < 2, reason="needs Linux and 2 CPUs")
+pytestmark = pytest.mark.skipif(
+    not _fork.available() or joblib.cpu_count() < 2, reason="needs Linux and 2 CPUs"
+)
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 # Windows of 16 x 16 streams x 256 units: large enough for n_jobs=2 to split them.
@@ -41,7 +43,10 @@ def _state_copy(state):
 def test_split_windows_match_one_process(cell, n_layers, n_streams):
     net = CharRNN(9, 16, n_layers=n_layers, cell=cell).init_params(np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    windows = [(rng.integers(0, 9, (T, n_streams)), rng.integers(0, 9, (T, n_streams))) for T in (12, 12, 7)]
+    windows = [
+        (rng.integers(0, 9, (T, n_streams)), rng.integers(0, 9, (T, n_streams)))
+        for T in (12, 12, 7)
+    ]
     state = net.zero_state(n_streams)
     expected = []
     for x, y in windows:
@@ -78,13 +83,17 @@ def test_the_child_reads_updated_weights():
 def test_dropout_masks_are_the_same_on_one_process_or_two(n_streams):
     net = CharRNN(9, 16, n_layers=2, dropout=0.3).init_params(np.random.default_rng(0))
     x = np.random.default_rng(1).integers(0, 9, (10, n_streams))
-    one = net.loss_and_grads(x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(7)])
+    one = net.loss_and_grads(
+        x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(7)]
+    )
     one_grads = net.grads.copy()
     with SplitBatch(net, 10, n_streams) as trainer:
         two = trainer.loss_and_grads(x, x, net.zero_state(n_streams), (np.random.default_rng(5), 7))
     np.testing.assert_allclose(two, one, rtol=1e-6)
     np.testing.assert_allclose(net.grads, one_grads, rtol=1e-4, atol=1e-7)
-    other = net.loss_and_grads(x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(8)])
+    other = net.loss_and_grads(
+        x, x, net.zero_state(n_streams), [np.random.default_rng(5), np.random.default_rng(8)]
+    )
     assert other != one  # the child's streams draw from their own generator
 
 
@@ -117,7 +126,9 @@ def test_the_default_starts_no_process_unless_joblib_says_so(trainers):
 
 def test_two_jobs_split_only_windows_where_it_pays(trainers):
     # 16 x 6 streams x 16 units: the messages would cost more than they save.
-    CharRNNGenerator(hidden_size=16, n_layers=1, seq_length=16, batch_size=6, max_iter=1, n_jobs=2).fit(TEXT)
+    CharRNNGenerator(
+        hidden_size=16, n_layers=1, seq_length=16, batch_size=6, max_iter=1, n_jobs=2
+    ).fit(TEXT)
     assert trainers == []
 
 
@@ -143,7 +154,9 @@ def test_training_moves_to_one_process_when_two_stop_paying(monkeypatch, record_
     monkeypatch.setattr(SplitBatch, "loss_and_grads", starved)
     closed = record_calls(WindowTrainer, "close")
     split_windows = record_calls(SplitBatch, "loss_and_grads")
-    est = CharRNNGenerator(**SPLIT, max_iter=1, n_jobs=2, validation_fraction=0, early_stopping=False)
+    est = CharRNNGenerator(
+        **SPLIT, max_iter=1, n_jobs=2, validation_fraction=0, early_stopping=False
+    )
     est.fit(TEXT * 4)  # 2 warm-up windows, 1 reference, 3 compared, then one process
     n_windows = -(-(len(TEXT) * 4 - 1) // 16 // 16)
     assert 3 <= len(split_windows) <= 5 < n_windows
@@ -175,11 +188,15 @@ def test_a_failing_child_raises_a_clear_error(fault, message, monkeypatch):
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(CharRNN, "loss_and_grads", in_the_child)
-    est = CharRNNGenerator(**SPLIT, max_iter=1, validation_fraction=0, early_stopping=False, n_jobs=2)
+    est = CharRNNGenerator(
+        **SPLIT, max_iter=1, validation_fraction=0, early_stopping=False, n_jobs=2
+    )
     with pytest.raises(SecondProcessError, match=message):
         est.fit(TEXT)
     assert _no_children_left()
-    assert est._net.params.flags.owndata and np.isfinite(est._net.params).all()  # its last good weights
+    assert (
+        est._net.params.flags.owndata and np.isfinite(est._net.params).all()
+    )  # its last good weights
 
 
 def test_interrupting_a_split_fit_keeps_a_usable_model(trainers, monkeypatch):
@@ -193,8 +210,9 @@ def test_interrupting_a_split_fit_keeps_a_usable_model(trainers, monkeypatch):
         return real(self, *args)
 
     monkeypatch.setattr(SplitBatch, "loss_and_grads", interrupted)
-    est = CharRNNGenerator(**SPLIT, max_iter=3, validation_fraction=0, early_stopping=False, random_state=0,
-                           n_jobs=2)
+    est = CharRNNGenerator(
+        **SPLIT, max_iter=3, validation_fraction=0, early_stopping=False, random_state=0, n_jobs=2
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.fit(TEXT)

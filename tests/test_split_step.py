@@ -13,8 +13,9 @@ from skrnn import CharRNNGenerator
 from skrnn.rnn import CharRNN, SecondProcessError, split_step
 from skrnn.rnn.split_step import SplitStepper
 
-pytestmark = pytest.mark.skipif(not split_step.available() or joblib.cpu_count() < 2,
-                                reason="needs x86-64 Linux and 2 CPUs")
+pytestmark = pytest.mark.skipif(
+    not split_step.available() or joblib.cpu_count() < 2, reason="needs x86-64 Linux and 2 CPUs"
+)
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 N_CHARS = 2500  # long enough for n_jobs=2 to sample on two processes
@@ -23,8 +24,9 @@ N_CHARS = 2500  # long enough for n_jobs=2 to sample on two processes
 @pytest.fixture(scope="module")
 def large():
     """A model with 1 MB of recurrent weights: n_jobs=2 samples it on two processes."""
-    return CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=16, batch_size=8, max_iter=1,
-                            random_state=0).fit(TEXT)
+    return CharRNNGenerator(
+        hidden_size=256, n_layers=1, seq_length=16, batch_size=8, max_iter=1, random_state=0
+    ).fit(TEXT)
 
 
 def _no_children_left():
@@ -34,7 +36,9 @@ def _no_children_left():
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("n_layers,hidden_size,n_streams", [(1, 32, 1), (3, 32, 3), (2, 33, 2)])
 def test_split_steps_equal_one_process(cell, n_layers, hidden_size, n_streams):
-    net = CharRNN(11, hidden_size, n_layers=n_layers, cell=cell).init_params(np.random.default_rng(0))
+    net = CharRNN(11, hidden_size, n_layers=n_layers, cell=cell).init_params(
+        np.random.default_rng(0)
+    )
     rng = np.random.default_rng(1)
     state = net.zero_state(n_streams)
     net.forward(rng.integers(0, 11, (7, n_streams)), state)  # a non-zero starting state
@@ -71,8 +75,15 @@ def test_sample_is_the_same_for_every_n_jobs(kwargs, large, record_calls):
 
 def test_two_jobs_sample_on_two_processes_only_where_it_pays(large, record_calls):
     started = record_calls(SplitStepper, "__init__")
-    small = CharRNNGenerator(hidden_size=32, n_layers=2, seq_length=16, batch_size=8, max_iter=1, random_state=0,
-                             n_jobs=2).fit(TEXT)
+    small = CharRNNGenerator(
+        hidden_size=32,
+        n_layers=2,
+        seq_length=16,
+        batch_size=8,
+        max_iter=1,
+        random_state=0,
+        n_jobs=2,
+    ).fit(TEXT)
     small.sample(N_CHARS, random_state=0)  # small weights: one process is faster
     large.set_params(n_jobs=2).sample(100, random_state=0)  # too short to repay starting a process
     large.set_params(n_jobs=None).sample(N_CHARS, random_state=0)  # the default is one process
@@ -92,7 +103,9 @@ def test_sampling_moves_to_one_process_when_two_stop_paying(large, monkeypatch, 
     monkeypatch.setattr(SplitStepper, "step", starved)
     steps = record_calls(SplitStepper, "step")
     text = large.set_params(n_jobs=2).sample(N_CHARS, random_state=5)
-    assert 0 < len(steps) <= 5 * 64  # a warm-up block and 3 compared blocks (of 64 steps), then one process
+    assert (
+        0 < len(steps) <= 5 * 64
+    )  # a warm-up block and 3 compared blocks (of 64 steps), then one process
     assert _no_children_left()
     assert large.set_params(n_jobs=1).sample(N_CHARS, random_state=5) == text  # handed over exactly
 

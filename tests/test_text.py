@@ -101,7 +101,13 @@ class TestWordTokenizer:
     def test_html_breaks_case_and_punctuation(self):
         tok = WordTokenizer()
         assert tok.tokenize("Great<br /><br />movie! Don't miss it?") == [
-            "great", "movie", "!", "don't", "miss", "it", "?",
+            "great",
+            "movie",
+            "!",
+            "don't",
+            "miss",
+            "it",
+            "?",
         ]
 
     def test_vocabulary_ranked_by_frequency_with_reserved_ids(self):

@@ -22,13 +22,13 @@ from .optim import OPTIMIZERS, Adagrad, Adam, clip_grad_norm_
 
 __all__ = [
     "CELLS",
-    "RNNLayer",
-    "LSTMLayer",
-    "GRULayer",
-    "CharRNN",
     "OPTIMIZERS",
-    "Adam",
     "Adagrad",
-    "clip_grad_norm_",
+    "Adam",
+    "CharRNN",
+    "GRULayer",
+    "LSTMLayer",
+    "RNNLayer",
     "SecondProcessError",
+    "clip_grad_norm_",
 ]

@@ -85,7 +85,9 @@ def available():
 def shared_array(shape, dtype):
     """A zeroed array in memory shared with children forked afterwards."""
     dtype = np.dtype(dtype)
-    raw = multiprocessing.get_context(_CONTEXT).RawArray("b", max(1, int(np.prod(shape)) * dtype.itemsize))
+    raw = multiprocessing.get_context(_CONTEXT).RawArray(
+        "b", max(1, int(np.prod(shape)) * dtype.itemsize)
+    )
     return np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
 
 
@@ -145,7 +147,9 @@ def _die_with_parent(parent_pid):
 
 
 def _run_child(parent_pid, close_in_child, target, args):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole process group: the parent handles it
     _die_with_parent(parent_pid)
     for conn in close_in_child:
         conn.close()
@@ -162,11 +166,17 @@ def start(target, args, name, close_in_child=()):
     Raises ``OSError`` when the fork fails.
     """
     proc = multiprocessing.get_context(_CONTEXT).Process(
-        target=_run_child, args=(os.getpid(), tuple(close_in_child), target, args), name=name, daemon=True
+        target=_run_child,
+        args=(os.getpid(), tuple(close_in_child), target, args),
+        name=name,
+        daemon=True,
     )
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
+            category=DeprecationWarning,
+        )
         proc.start()
     return proc
 

@@ -38,7 +38,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["RNNLayer", "LSTMLayer", "GRULayer", "CELLS", "sigmoid_"]
+__all__ = ["CELLS", "GRULayer", "LSTMLayer", "RNNLayer", "sigmoid_"]
 
 
 def sigmoid_(x):
@@ -109,7 +109,9 @@ class _Layer:
                 p[...] = 0.0
 
     def zero_state(self, batch_size):
-        return [np.zeros((batch_size, self.hidden_size), dtype=self.dtype) for _ in range(self.n_state)]
+        return [
+            np.zeros((batch_size, self.hidden_size), dtype=self.dtype) for _ in range(self.n_state)
+        ]
 
     # -- work arrays --------------------------------------------------------
     # Arrays with a leading time axis; "H" holds T + 1 steps.
@@ -138,12 +140,19 @@ class _Layer:
         return v
 
     def _allocate(self, T, B):
-        H, GH, D, dt = self.hidden_size, self.n_gates * self.hidden_size, self.input_size, self.dtype
+        H, GH, D, dt = (
+            self.hidden_size,
+            self.n_gates * self.hidden_size,
+            self.input_size,
+            self.dtype,
+        )
         ws = {
             # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1 (the bias input).
             "H": np.empty((T + 1, B, H + 1), dt),
             "G": np.empty((T, B, GH), dt),  # gate pre-activations, then activations
-            "dG": np.empty((T, B, GH), dt),  # backward factors, then gradients w.r.t. pre-activations
+            "dG": np.empty(
+                (T, B, GH), dt
+            ),  # backward factors, then gradients w.r.t. pre-activations
             "tmpG": np.empty((B, GH), dt),
             "tmpH": np.empty((B, H), dt),
             "dh": np.empty((B, H), dt),
@@ -183,8 +192,14 @@ class _Layer:
         H, n_gates = self.hidden_size, self.n_gates
         cols = (np.arange(n_gates)[:, None] * H + np.arange(lo, hi)).ravel()
         shard = object.__new__(type(self))
-        shard.__dict__.update(input_size=self.input_size, hidden_size=hi - lo, lookup=self.lookup,
-                              dtype=self.dtype, unit_offset=lo, _workspaces={})
+        shard.__dict__.update(
+            input_size=self.input_size,
+            hidden_size=hi - lo,
+            lookup=self.lookup,
+            dtype=self.dtype,
+            unit_offset=lo,
+            _workspaces={},
+        )
         shard.Wx = np.ascontiguousarray(self.Wx[:, cols])
         shard.Whb = np.ascontiguousarray(self.Whb[:, cols])
         return shard
@@ -203,8 +218,14 @@ class _Layer:
         ws = self._step_ws
         if ws is None or ws["B"] != B:
             GH, H, dt = self.n_gates * self.hidden_size, self.hidden_size, self.dtype
-            ws = self._step_ws = {"B": B, "g": np.empty((B, GH), dt), "gi": np.empty((B, GH), dt),
-                                  "tmpH": np.empty((B, H), dt), "tmpH2": np.empty((B, H), dt), "flip": False}
+            ws = self._step_ws = {
+                "B": B,
+                "g": np.empty((B, GH), dt),
+                "gi": np.empty((B, GH), dt),
+                "tmpH": np.empty((B, H), dt),
+                "tmpH2": np.empty((B, H), dt),
+                "flip": False,
+            }
             # Each gate's (B, H) block, made once: views cost as much as a small ufunc call.
             ws["gates"] = [ws["g"][:, k * H : (k + 1) * H] for k in range(self.n_gates)]
         return ws
@@ -265,7 +286,9 @@ class _Layer:
         state.pop("_step_ws", None)
         state.pop("_scaled", None)
         state.pop("_x", None)
-        for name, _ in self.param_shapes() + [("Whb", None)]:  # views into the network's flat vectors
+        for name, _ in self.param_shapes() + [
+            ("Whb", None)
+        ]:  # views into the network's flat vectors
             state.pop(name, None)
             state.pop("d" + name, None)
         return state
@@ -533,7 +556,9 @@ class LSTMLayer(_Layer):
         self._cell(g, s, o, i, f, gg, c, c, ws["tmpH2"], h, ws["tmpH"])
         return h
 
-    halved = False  # whether the o, i, f columns of the weights are already halved (a unit_shard's are)
+    halved = (
+        False  # whether the o, i, f columns of the weights are already halved (a unit_shard's are)
+    )
 
     def bind_step(self, x, hb, state, out, recurrent_done=False):
         # The same operations as step(), with every array, view and function looked
@@ -647,7 +672,9 @@ class GRULayer(_Layer):
 
     def _allocate(self, T, B):
         ws = super()._allocate(T, B)
-        ws["GH"] = np.empty((T, B, 3 * self.hidden_size), self.dtype)  # gradient w.r.t. [h, 1] @ [Wh; b]
+        ws["GH"] = np.empty(
+            (T, B, 3 * self.hidden_size), self.dtype
+        )  # gradient w.r.t. [h, 1] @ [Wh; b]
         return ws
 
     def forward(self, x, state, train=False):

@@ -47,7 +47,10 @@ def log_likelihood_sum(net, ids, *, window, max_streams):
     state = net.zero_state(S)
     last = len(ids) - 1
     total, count = 0.0, 0
-    with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, parallel.ThreadChooser(n_threads) as run:
+    with (
+        parallel.blas_limit(parallel.n_blas_threads()) as n_threads,
+        parallel.ThreadChooser(n_threads) as run,
+    ):
         for a in range(0, R, T):
             steps = np.arange(a, min(a + T, R))
             pos = begin[None, :] + steps[:, None]  # (T, S) input positions
@@ -75,8 +78,13 @@ def next_symbol_logits(net, ids, starts, lengths, start_logprobs, *, window):
     for a in range(0, n, _CHUNK):
         rows = slice(a, min(a + _CHUNK, n))
         logits = buffer[: rows.stop - a]
-        with parallel.blas_limit(parallel.n_blas_threads()) as n_threads, parallel.ThreadChooser(n_threads) as run:
-            _final_logits(net, run, ids, starts[rows], lengths[rows], start_logprobs, window, logits)
+        with (
+            parallel.blas_limit(parallel.n_blas_threads()) as n_threads,
+            parallel.ThreadChooser(n_threads) as run,
+        ):
+            _final_logits(
+                net, run, ids, starts[rows], lengths[rows], start_logprobs, window, logits
+            )
         yield rows, logits
 
 

@@ -54,7 +54,9 @@ class CharRNN:
     dtype : dtype, default=float32
     """
 
-    def __init__(self, n_symbols, hidden_size, n_layers=1, cell="lstm", dropout=0.0, dtype=np.float32):
+    def __init__(
+        self, n_symbols, hidden_size, n_layers=1, cell="lstm", dropout=0.0, dtype=np.float32
+    ):
         self.n_symbols = int(n_symbols)
         self.hidden_size = int(hidden_size)
         self.n_layers = int(n_layers)
@@ -63,7 +65,12 @@ class CharRNN:
         self.dtype = np.dtype(dtype)
         layer_cls = CELLS[cell]
         self.layers = [
-            layer_cls(self.n_symbols if i == 0 else self.hidden_size, self.hidden_size, lookup=(i == 0), dtype=self.dtype)
+            layer_cls(
+                self.n_symbols if i == 0 else self.hidden_size,
+                self.hidden_size,
+                lookup=(i == 0),
+                dtype=self.dtype,
+            )
             for i in range(self.n_layers)
         ]
         self.n_params = self.count_params(self.n_symbols, self.hidden_size, self.n_layers, cell)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Adam", "Adagrad", "clip_grad_norm_", "OPTIMIZERS"]
+__all__ = ["OPTIMIZERS", "Adagrad", "Adam", "clip_grad_norm_"]
 
 
 def clip_grad_norm_(grads, max_norm):
@@ -52,7 +52,9 @@ class Adam(_Optimizer):
     dtype : dtype of the moment vectors
     """
 
-    def __init__(self, n_params, learning_rate=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, dtype=np.float32):
+    def __init__(
+        self, n_params, learning_rate=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, dtype=np.float32
+    ):
         super().__init__(learning_rate)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m = np.zeros(n_params, dtype=dtype)

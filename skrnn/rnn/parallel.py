@@ -114,7 +114,9 @@ class Pacer:
 
     def wants_reference(self):
         """Whether the next unit should run serially, as a reference."""
-        due = self._reference is None or (self.every is not None and self._since_reference >= self.every)
+        due = self._reference is None or (
+            self.every is not None and self._since_reference >= self.every
+        )
         return due or 0 < len(self._reference_units) < self.references
 
     def reference(self, seconds):
@@ -231,7 +233,9 @@ class WindowTrainer(ThreadChooser):
                         stacklevel=4,
                     )
             if self._split is not None or self._n_blas_threads >= 2:
-                warmup = 2 if self._split is not None else 0  # the child's first windows touch new arrays
+                warmup = (
+                    2 if self._split is not None else 0
+                )  # the child's first windows touch new arrays
                 self._pacer = Pacer(warmup=warmup, window=3, every=100, references=2)
         return self
 
@@ -245,8 +249,13 @@ class WindowTrainer(ThreadChooser):
         serial = functools.partial(self._net.loss_and_grads, x, y, state, rngs)
         parallel = serial
         if self._split is not None:
-            parallel = functools.partial(self._split.loss_and_grads, x, y, state,
-                                         None if seeds is None else (rngs[0], seeds[1]))
+            parallel = functools.partial(
+                self._split.loss_and_grads,
+                x,
+                y,
+                state,
+                None if seeds is None else (rngs[0], seeds[1]),
+            )
         return self._paced(x.size, serial, parallel)
 
     def _go_serial(self):

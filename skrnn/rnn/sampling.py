@@ -31,8 +31,20 @@ _UNIFORMS_BLOCK = 1024  # uniforms are drawn this many steps at a time
 _BLOCK = 64  # steps per timed block (two-process sampling)
 
 
-def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_k=None, n_samples=1,
-               rng, window=50, two_processes=False, out_dtype=np.intp):
+def sample_ids(
+    net,
+    n_chars,
+    prime_ids,
+    start_logprobs,
+    *,
+    temperature=1.0,
+    top_k=None,
+    n_samples=1,
+    rng,
+    window=50,
+    two_processes=False,
+    out_dtype=np.intp,
+):
     """Ids ``(n_samples, n_chars)`` drawn from ``net`` after reading ``prime_ids``.
 
     Parameters
@@ -75,7 +87,9 @@ def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_
     pacer = Pacer(warmup=4, window=3, references=1) if two_processes else None
     stepper = None
     with contextlib.ExitStack() as stack:
-        if inv_t > 1.0:  # low temperatures: logits far below the maximum overflow to -inf, probability 0
+        if (
+            inv_t > 1.0
+        ):  # low temperatures: logits far below the maximum overflow to -inf, probability 0
             stack.enter_context(np.errstate(over="ignore"))
         tic = time.perf_counter()
         for t in range(n_chars):
@@ -96,7 +110,10 @@ def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_
                 if t % _UNIFORMS_BLOCK == 0:
                     uniforms = rng.random((min(_UNIFORMS_BLOCK, n_chars - t), n_samples))
                 if one:
-                    ids[0] = min(cdf.searchsorted(uniforms[t % _UNIFORMS_BLOCK, 0] * cdf[-1], side="right"), V - 1)
+                    ids[0] = min(
+                        cdf.searchsorted(uniforms[t % _UNIFORMS_BLOCK, 0] * cdf[-1], side="right"),
+                        V - 1,
+                    )
                 else:
                     u = uniforms[t % _UNIFORMS_BLOCK] * cdf[:, -1]
                     ids = np.minimum((cdf <= u[:, None]).sum(axis=1), V - 1)
@@ -124,9 +141,14 @@ def sample_ids(net, n_chars, prime_ids, start_logprobs, *, temperature=1.0, top_
 def _start_stepper(net, step_state, stack):
     """A :class:`SplitStepper` closed with ``stack``, or None (with a warning) if the fork fails."""
     try:
-        with _fork.deferred_interrupts():  # a Ctrl-C between start and enter_context would leave the child
+        with (
+            _fork.deferred_interrupts()
+        ):  # a Ctrl-C between start and enter_context would leave the child
             return stack.enter_context(SplitStepper(net, step_state))
     except OSError as exc:
-        warnings.warn(f"The second sampling process could not be started ({exc}); sampling in one process.",
-                      RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"The second sampling process could not be started ({exc}); sampling in one process.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
         return None

@@ -112,8 +112,10 @@ class SplitBatch:
                 "x": _fork.shared_array((seq_length, B1), np.intp),
                 "y": _fork.shared_array((seq_length, B1), np.intp),
                 "grads": _fork.shared_array(net.params.shape, dt),
-                "state": [[_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)]
-                          for layer in net.layers],
+                "state": [
+                    [_fork.shared_array((B1, H), dt) for _ in range(layer.n_state)]
+                    for layer in net.layers
+                ],
             }
             shared_params = _fork.shared_array(net.params.shape, dt)
             shared_params[...] = net.params
@@ -123,8 +125,12 @@ class SplitBatch:
             self._private_params, net.params = net.params, shared_params
             net._bind()
             try:
-                self._proc = _fork.start(_child, (net, window, child_conn), "skrnn-split-batch",
-                                         close_in_child=[self._conn])
+                self._proc = _fork.start(
+                    _child,
+                    (net, window, child_conn),
+                    "skrnn-split-batch",
+                    close_in_child=[self._conn],
+                )
             finally:
                 child_conn.close()
 
@@ -149,8 +155,12 @@ class SplitBatch:
         x0, y0 = np.ascontiguousarray(x[:, :B0]), np.ascontiguousarray(y[:, :B0])
         tic = time.perf_counter()
         with self._controller.limit(limits=1, user_api="blas"):  # the child has the other core
-            loss0 = net.loss_and_grads(x0, y0, [[a[:B0] for a in arrays] for arrays in state],
-                                       None if parent_rng is None else [parent_rng])
+            loss0 = net.loss_and_grads(
+                x0,
+                y0,
+                [[a[:B0] for a in arrays] for arrays in state],
+                None if parent_rng is None else [parent_rng],
+            )
         status, value = self._receive(_ANSWER_SECONDS + 5 * (time.perf_counter() - tic))
         if status == "error":
             raise SecondProcessError(f"the second training process failed: {value}")

@@ -108,8 +108,12 @@ def _plan(buf, shards, states, recurrent_done):
         for layer, shard, state in zip(buf.h, shards, states):
             new, prev, lo = layer[parity], layer[1 - parity], shard.unit_offset
             out = new[:, lo : lo + shard.hidden_size]
-            steps.append((shard.bind_step(x, prev, state, out, recurrent_done),
-                          functools.partial(shard.step_recurrent, prev)))
+            steps.append(
+                (
+                    shard.bind_step(x, prev, state, out, recurrent_done),
+                    functools.partial(shard.step_recurrent, prev),
+                )
+            )
             x = new[:, :H]
         plans.append(steps)
     return plans
@@ -185,20 +189,25 @@ class SplitStepper:
             for layer_buf, state in zip(buf.h, step_state):
                 layer_buf[0] = state[0]  # [h, 1] before step 1
             # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
-            self._split = split = min(H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2))
+            self._split = split = min(
+                H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2)
+            )
             self._net = net
             self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
             # The rest of a layer's state (the LSTM's c) is the units' owner's; the
             # child's is shared so that step_state() can hand it back.
             self._states = [[c[:, :split].copy() for c in state[1:]] for state in step_state]
-            self._child_states = [[_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
-                                  for state in step_state]
+            self._child_states = [
+                [_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
+                for state in step_state
+            ]
             for shared, state in zip(self._child_states, step_state):
                 for a, c in zip(shared, state[1:]):
                     a[...] = c[:, split:]
             self._plans = _plan(buf, _shards(net, 0, split), self._states, recurrent_done=False)
-            self._proc = _fork.start(_child, (net, split, H, buf, self._child_states, os.getpid()),
-                                     "skrnn-split-step")
+            self._proc = _fork.start(
+                _child, (net, split, H, buf, self._child_states, os.getpid()), "skrnn-split-step"
+            )
 
     def step(self, ids):
         """One step from the ids ``(B,)``; returns the logits ``(B, n_symbols)``."""
@@ -220,14 +229,17 @@ class SplitStepper:
                     "(is it stopped?); it was killed. Sample in one process with n_jobs=1."
                 )
 
-        self._count = _step_shards(self._plans[s % 2], buf.control, _PARENT, _CHILD, self._count, alive)
+        self._count = _step_shards(
+            self._plans[s % 2], buf.control, _PARENT, _CHILD, self._count, alive
+        )
         return self._net.logits(self._top[s % 2])
 
     def step_state(self):
         """The state after the last step, whole, in :meth:`CharRNN.step`'s layout (copies)."""
         parity = self._s % 2
         return [
-            [self._buf.h[layer, parity].copy()] + [np.concatenate([a, b], axis=1) for a, b in zip(mine, theirs)]
+            [self._buf.h[layer, parity].copy()]
+            + [np.concatenate([a, b], axis=1) for a, b in zip(mine, theirs)]
             for layer, (mine, theirs) in enumerate(zip(self._states, self._child_states))
         ]
 
