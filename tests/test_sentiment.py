@@ -22,56 +22,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skrnn.sentiment import LSTMSentimentClassifier
 
-POSITIVE = ["good", "great", "excellent", "wonderful", "loved"]
-NEGATIVE = ["bad", "awful", "boring", "terrible", "hated"]
-NEUTRAL = ["okay", "average", "fine", "mediocre", "decent"]
-FILLER = ["the", "a", "movie", "film", "plot", "actor", "was", "is", "and", "it", "this", "of", "to", "story", "scene"]
-
-TINY = dict(
-    embedding_dim=8,
-    hidden_size=8,
-    max_iter=3,
-    batch_size=16,
-    learning_rate=0.01,
-    early_stopping=False,
-    random_state=0,
-    bigram_buckets=1000,
-    bigram_dim=4,
-    output_dropout=0.0,
-    ema_momentum=None,
-)
-
-
-def make_reviews(n, n_classes=2, seed=0, labels=None):
-    """Short synthetic reviews whose class is given by two sentiment words."""
-    rng = np.random.default_rng(seed)
-    vocab = [NEGATIVE, POSITIVE, NEUTRAL][:n_classes]
-    X, y = [], []
-    for i in range(n):
-        label = i % n_classes
-        words = list(rng.choice(FILLER, rng.integers(3, 30)))
-        for _ in range(2):
-            words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(vocab[label])))
-        if i % 7 == 0:
-            words.insert(1, "<br />")
-        X.append(" ".join(words).capitalize())
-        y.append(label)
-    y = np.array(y)
-    if labels is not None:
-        y = np.asarray(labels)[y]
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def reviews():
-    return make_reviews(160)
-
-
-@pytest.fixture(scope="module")
-def fitted(reviews):
-    X, y = reviews
-    return LSTMSentimentClassifier(**{**TINY, "max_iter": 6}).fit(X, y)
-
 
 # ---------------------------------------------------------------- parameters
 def test_init_stores_parameters_verbatim():
@@ -84,12 +34,12 @@ def test_init_stores_parameters_verbatim():
     assert not hasattr(clf, "model_")
 
 
-def test_get_set_params_and_clone(fitted):
+def test_get_set_params_and_clone(fitted_classifier):
     clf = LSTMSentimentClassifier(hidden_size=32)
     assert clf.set_params(hidden_size=64, bidirectional=True) is clf
     assert clf.get_params()["hidden_size"] == 64 and clf.bidirectional is True
-    fresh = clone(fitted)
-    assert fresh.get_params() == fitted.get_params()
+    fresh = clone(fitted_classifier)
+    assert fresh.get_params() == fitted_classifier.get_params()
     assert not hasattr(fresh, "model_") and not hasattr(fresh, "classes_")
 
 
@@ -115,8 +65,8 @@ def test_get_set_params_and_clone(fitted):
         {"max_iter": "many"},
     ],
 )
-def test_invalid_parameters_raise_in_fit(params, reviews):
-    X, y = reviews
+def test_invalid_parameters_raise_in_fit(params, small_reviews):
+    X, y = small_reviews
     clf = LSTMSentimentClassifier(**params)  # no error at construction
     with pytest.raises(ValueError):
         clf.fit(X, y)
@@ -130,23 +80,25 @@ def test_sklearn_tags_declare_string_input():
 
 
 # ------------------------------------------------------------- fit / predict
-def test_fit_predict_learns_the_signal(fitted):
+def test_fit_predict_learns_the_signal(fitted_classifier, make_reviews):
     X_test, y_test = make_reviews(100, seed=1)
-    assert fitted.score(X_test, y_test) >= 0.9
-    proba = fitted.predict_proba(X_test)
+    assert fitted_classifier.score(X_test, y_test) >= 0.9
+    proba = fitted_classifier.predict_proba(X_test)
     assert proba.shape == (100, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_array_equal(fitted.predict(X_test), fitted.classes_[proba.argmax(axis=1)])
-    assert fitted.n_iter_ == 6
-    assert set(fitted.history_) == {"loss", "accuracy"}
-    assert len(fitted.history_["loss"]) == 6
-    assert fitted.tokenizer_.vocabulary and fitted.input_kind_ == "text"
-    assert "br" not in fitted.tokenizer_.vocabulary  # HTML line breaks are removed
+    np.testing.assert_array_equal(
+        fitted_classifier.predict(X_test), fitted_classifier.classes_[proba.argmax(axis=1)]
+    )
+    assert fitted_classifier.n_iter_ == 6
+    assert set(fitted_classifier.history_) == {"loss", "accuracy"}
+    assert len(fitted_classifier.history_["loss"]) == 6
+    assert fitted_classifier.tokenizer_.vocabulary and fitted_classifier.input_kind_ == "text"
+    assert "br" not in fitted_classifier.tokenizer_.vocabulary  # HTML line breaks are removed
 
 
 @pytest.mark.parametrize("container", ["list", "ndarray_object", "ndarray_str", "series", "tuple"])
-def test_accepts_common_containers(container, fitted, reviews):
-    X, _ = reviews
+def test_accepts_common_containers(container, fitted_classifier, small_reviews):
+    X, _ = small_reviews
     X = X[:20]
     if container == "ndarray_object":
         X = np.array(X, dtype=object)
@@ -157,8 +109,8 @@ def test_accepts_common_containers(container, fitted, reviews):
         X = pd.Series(X, index=np.arange(100, 120))
     elif container == "tuple":
         X = tuple(X)
-    expected = fitted.predict_proba(list(np.asarray(X, dtype=object)))
-    np.testing.assert_array_equal(fitted.predict_proba(X), expected)
+    expected = fitted_classifier.predict_proba(list(np.asarray(X, dtype=object)))
+    np.testing.assert_array_equal(fitted_classifier.predict_proba(X), expected)
 
 
 @pytest.mark.parametrize(
@@ -166,9 +118,9 @@ def test_accepts_common_containers(container, fitted, reviews):
     [["neg", "pos"], [False, True], [-1, 1], [3.0, 7.0]],
     ids=["str", "bool", "int", "float"],
 )
-def test_binary_labels_of_any_type(labels):
+def test_binary_labels_of_any_type(labels, make_reviews, tiny_classifier_params):
     X, y = make_reviews(60, labels=labels)
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1}).fit(X, y)
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 1}).fit(X, y)
     np.testing.assert_array_equal(clf.classes_, np.unique(labels))
     pred = clf.predict(X)
     assert pred.dtype == clf.classes_.dtype
@@ -176,9 +128,9 @@ def test_binary_labels_of_any_type(labels):
     assert clf.predict_proba(X).shape == (60, 2)
 
 
-def test_multiclass_uses_softmax():
+def test_multiclass_uses_softmax(make_reviews, tiny_classifier_params):
     X, y = make_reviews(180, n_classes=3, labels=["bad", "good", "meh"])
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 8}).fit(X, y)
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 8}).fit(X, y)
     assert clf.model_.output_shape == (None, 3)
     proba = clf.predict_proba(X)
     assert proba.shape == (180, 3)
@@ -186,8 +138,8 @@ def test_multiclass_uses_softmax():
     assert clf.score(X, y) > 0.8
 
 
-def test_empty_and_long_documents(fitted):
-    proba = fitted.predict_proba(["", "!!!", "good " * 2000])
+def test_empty_and_long_documents(fitted_classifier):
+    proba = fitted_classifier.predict_proba(["", "!!!", "good " * 2000])
     assert proba.shape == (3, 2) and np.all(np.isfinite(proba))
 
 
@@ -200,10 +152,10 @@ def test_truncating_keeps_head_or_tail():
     assert clf._encode_X([[5, 6, 7, 8, 9]])[0][0].tolist() == [7, 8, 9]
 
 
-def test_deterministic_with_random_state(reviews):
-    X, y = reviews
+def test_deterministic_with_random_state(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
     params = {
-        **TINY,
+        **tiny_classifier_params,
         "early_stopping": True,
         "dropout": 0.1,
         "output_dropout": 0.2,
@@ -217,23 +169,31 @@ def test_deterministic_with_random_state(reviews):
     assert not np.array_equal(a, c)
 
 
-def test_sample_weight_and_class_weight(reviews):
-    X, y = reviews
-    base = LSTMSentimentClassifier(**{**TINY, "max_iter": 2}).fit(X, y).predict_proba(X)
+def test_sample_weight_and_class_weight(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    base = (
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2})
+        .fit(X, y)
+        .predict_proba(X)
+    )
     sw = np.where(y == 1, 5.0, 0.2)
     weighted = (
-        LSTMSentimentClassifier(**{**TINY, "max_iter": 2})
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2})
         .fit(X, y, sample_weight=sw)
         .predict_proba(X)
     )
     assert weighted[:, 1].mean() > base[:, 1].mean()
-    cw = LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "class_weight": {1: 5.0, 0: 0.2}})
+    cw = LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "max_iter": 2, "class_weight": {1: 5.0, 0: 0.2}}
+    )
     np.testing.assert_allclose(cw.fit(X, y).predict_proba(X), weighted, atol=1e-5)
-    LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "class_weight": "balanced"}).fit(X, y)
+    LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "max_iter": 1, "class_weight": "balanced"}
+    ).fit(X, y)
 
 
 # --------------------------------------------------------- pre-tokenized input
-def test_pretokenized_sequences_like_keras_imdb():
+def test_pretokenized_sequences_like_keras_imdb(tiny_classifier_params):
     rng = np.random.default_rng(0)
     X, y = [], []
     for i in range(120):
@@ -246,7 +206,7 @@ def test_pretokenized_sequences_like_keras_imdb():
     X_obj[:] = X
     # bigram_buckets=0: the pure LSTM network.
     clf = LSTMSentimentClassifier(
-        **{**TINY, "max_features": 100, "max_iter": 8, "bigram_buckets": 0}
+        **{**tiny_classifier_params, "max_features": 100, "max_iter": 8, "bigram_buckets": 0}
     ).fit(X_obj, y)
     assert all(layer.name != "hashed_bigrams" for layer in clf.model_.layers)
     assert clf.tokenizer_ is None and clf.input_kind_ == "ids"
@@ -268,9 +228,9 @@ def test_pretokenized_sequences_like_keras_imdb():
 
 
 # --------------------------------------------------------------- bad input
-def test_bad_input_gives_clear_errors(reviews, fitted):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**TINY)
+def test_bad_input_gives_clear_errors(small_reviews, fitted_classifier, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**tiny_classifier_params)
     with pytest.raises(ValueError, match="inconsistent lengths"):
         clf.fit(X, y[:-1])
     with pytest.raises(ValueError, match="single class"):
@@ -290,18 +250,18 @@ def test_bad_input_gives_clear_errors(reviews, fitted):
     with pytest.raises(NotFittedError):
         LSTMSentimentClassifier().predict(X)
     with pytest.raises(TypeError):
-        fitted.predict([b"bytes are not text"])
+        fitted_classifier.predict([b"bytes are not text"])
     with pytest.raises(ValueError, match="validation_fraction"):
-        LSTMSentimentClassifier(**{**TINY, "early_stopping": True, "validation_fraction": 0.9}).fit(
-            X[:2], y[:2]
-        )
+        LSTMSentimentClassifier(
+            **{**tiny_classifier_params, "early_stopping": True, "validation_fraction": 0.9}
+        ).fit(X[:2], y[:2])
 
 
 # -------------------------------------------- early stopping, warm start, partial_fit
-def test_early_stopping_records_validation_and_restores_best(reviews):
-    X, y = reviews
+def test_early_stopping_records_validation_and_restores_best(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
     clf = LSTMSentimentClassifier(
-        **{**TINY, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}
+        **{**tiny_classifier_params, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}
     ).fit(X, y)
     assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == clf.n_iter_ for v in clf.history_.values())
@@ -340,9 +300,11 @@ def test_training_monitor_stops_and_restores_best_weights():
     assert history["val_loss"] == [0.5, 0.3, 0.4, 0.35]
 
 
-def test_warm_start_continues_training(reviews):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "warm_start": True}).fit(X, y)
+def test_warm_start_continues_training(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "max_iter": 1, "warm_start": True}
+    ).fit(X, y)
     model, vocab = clf.model_, clf.tokenizer_.vocabulary
     clf.fit(X, y)
     assert clf.model_ is model and clf.tokenizer_.vocabulary is vocab
@@ -351,9 +313,9 @@ def test_warm_start_continues_training(reviews):
     assert clf.model_ is not model and clf.n_iter_ == 1
 
 
-def test_partial_fit(reviews):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**{**TINY, "learning_rate": 0.02})
+def test_partial_fit(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "learning_rate": 0.02})
     with pytest.raises(ValueError, match="classes"):
         clf.partial_fit(X[:80], y[:80])
     for _ in range(3):
@@ -367,9 +329,9 @@ def test_partial_fit(reviews):
 
 # ------------------------------------------------------------- the two paths
 @pytest.mark.parametrize("paths", ["lstm", "ngrams"])
-def test_each_path_alone(paths, reviews, tmp_path):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**{**TINY, "paths": paths}).fit(X, y)
+def test_each_path_alone(paths, small_reviews, tmp_path, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": paths}).fit(X, y)
     assert clf.paths_ == paths
     assert (clf.model_ is None) == (paths == "ngrams")
     assert (clf.ngram_coef_ is None) == (paths == "lstm")
@@ -381,21 +343,24 @@ def test_each_path_alone(paths, reviews, tmp_path):
     np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba, rtol=1e-6)
 
 
-def test_combined_model_uses_both_paths(fitted, reviews):
-    X, y = reviews
-    assert fitted.paths_ == "both"
-    assert fitted.combiner_.coef_.shape == (1, 2)  # the LSTM's log-odds, the n-gram score
-    assert fitted.ngram_C_ == 1.0
-    auto = LSTMSentimentClassifier(**{**TINY, "ngram_C": "auto", "paths": "ngrams"}).fit(X, y)
+def test_combined_model_uses_both_paths(fitted_classifier, small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    assert fitted_classifier.paths_ == "both"
+    # The combiner's inputs: the LSTM's log-odds, the n-gram score.
+    assert fitted_classifier.combiner_.coef_.shape == (1, 2)
+    assert fitted_classifier.ngram_C_ == 1.0
+    auto = LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "ngram_C": "auto", "paths": "ngrams"}
+    ).fit(X, y)
     assert auto.ngram_C_ in (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
-def test_ngram_path_reads_ids_as_words():
+def test_ngram_path_reads_ids_as_words(make_reviews, tiny_classifier_params):
     X, y = make_reviews(120)
     from skrnn.text import WordTokenizer
 
     ids = WordTokenizer().fit_encode(X)
-    on_ids = LSTMSentimentClassifier(**{**TINY, "paths": "ngrams"}).fit(ids, y)
+    on_ids = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": "ngrams"}).fit(ids, y)
     assert on_ids.input_kind_ == "ids" and on_ids.score(ids, y) > 0.9
 
 
@@ -428,7 +393,7 @@ def test_default_lstm_can_use_cudnn():
     assert bool(_is_sequence_right_padded(batch != 0))
 
 
-def test_small_data_fit_uses_small_sizes():
+def test_small_data_fit_uses_small_sizes(make_reviews):
     """8,000 short sentences: the embedding follows the vocabulary, epochs follow the data size."""
     X, y = make_reviews(8000, seed=3)
     clf = LSTMSentimentClassifier(random_state=0).fit(X, y)
@@ -453,16 +418,23 @@ def _vector_file(tmp_path, header=False):
     }
 
 
-def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
+def test_pretrained_embeddings_frozen_or_fine_tuned(
+    small_reviews, tmp_path, tiny_classifier_params
+):
     from skrnn.sentiment import _pretrained_vectors
 
-    X, y = reviews
+    X, y = small_reviews
     path, vectors = _vector_file(tmp_path, header=True)  # word2vec's text format
     found, dim = _pretrained_vectors(str(path), ["good", "bad", "unknown"])
     assert dim == 4 and sorted(found) == ["bad", "good"]
     path, vectors = _vector_file(tmp_path)  # GloVe's
     frozen = LSTMSentimentClassifier(
-        **{**TINY, "paths": "lstm", "embeddings": str(path), "train_embeddings": False}
+        **{
+            **tiny_classifier_params,
+            "paths": "lstm",
+            "embeddings": str(path),
+            "train_embeddings": False,
+        }
     )
     frozen.fit(X, y)
     layer = frozen.model_.get_layer("token_embedding")
@@ -471,7 +443,9 @@ def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
     np.testing.assert_allclose(
         table[frozen.tokenizer_.vocabulary["good"]], vectors["good"], rtol=1e-6
     )
-    tuned = LSTMSentimentClassifier(**{**TINY, "paths": "lstm", "embeddings": vectors}).fit(X, y)
+    tuned = LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "paths": "lstm", "embeddings": vectors}
+    ).fit(X, y)
     row = tuned.model_.get_layer("token_embedding").get_weights()[0][
         tuned.tokenizer_.vocabulary["good"]
     ]
@@ -491,7 +465,12 @@ def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
             return word in self.key_to_index
 
     kv = LSTMSentimentClassifier(
-        **{**TINY, "paths": "lstm", "embeddings": KeyedVectorsLike(), "max_iter": 1}
+        **{
+            **tiny_classifier_params,
+            "paths": "lstm",
+            "embeddings": KeyedVectorsLike(),
+            "max_iter": 1,
+        }
     )
     kv.set_params(train_embeddings=False).fit(X, y)
     np.testing.assert_allclose(
@@ -501,63 +480,71 @@ def test_pretrained_embeddings_frozen_or_fine_tuned(reviews, tmp_path):
     np.testing.assert_allclose(again.predict_proba(X), frozen.predict_proba(X), rtol=1e-6)
 
 
-def test_pretrained_embeddings_bad_input(reviews, tmp_path):
-    X, y = reviews
+def test_pretrained_embeddings_bad_input(small_reviews, tmp_path, tiny_classifier_params):
+    X, y = small_reviews
     with pytest.raises(FileNotFoundError, match="no such file"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": str(tmp_path / "missing.txt")}).fit(X, y)
+        LSTMSentimentClassifier(
+            **{**tiny_classifier_params, "embeddings": str(tmp_path / "missing.txt")}
+        ).fit(X, y)
     with pytest.raises(ValueError, match="None of the vocabulary"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": {"zzz": [1.0, 2.0]}}).fit(X, y)
+        LSTMSentimentClassifier(
+            **{**tiny_classifier_params, "embeddings": {"zzz": [1.0, 2.0]}}
+        ).fit(X, y)
     with pytest.raises(ValueError, match="one length"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0, 2.0], "bad": [1.0]}}).fit(
-            X, y
-        )
+        LSTMSentimentClassifier(
+            **{**tiny_classifier_params, "embeddings": {"good": [1.0, 2.0], "bad": [1.0]}}
+        ).fit(X, y)
     with pytest.raises(ValueError, match="need words"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": {"good": [1.0]}}).fit(
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "embeddings": {"good": [1.0]}}).fit(
             [[2, 3], [4, 5]] * 10, [0, 1] * 10
         )
     with pytest.raises(ValueError, match="embeddings"):
-        LSTMSentimentClassifier(**{**TINY, "embeddings": 3}).fit(X, y)
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "embeddings": 3}).fit(X, y)
 
 
-def test_partial_fit_trains_the_lstm_path(reviews):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**TINY).partial_fit(X, y, classes=[0, 1])
+def test_partial_fit_trains_the_lstm_path(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**tiny_classifier_params).partial_fit(X, y, classes=[0, 1])
     assert clf.paths_ == "lstm" and clf.combiner_ is None and clf.ngram_coef_ is None
 
 
-def test_verbose_2_titles_each_epoch(reviews, capsys):
-    X, y = reviews
-    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 2}).fit(X, y)
+def test_verbose_2_titles_each_epoch(small_reviews, capsys, tiny_classifier_params):
+    X, y = small_reviews
+    LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2, "verbose": 2}).fit(X, y)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
 
 
 # ------------------------------------------------------------------ verbose
-def test_verbose_1_prints_one_line_per_epoch(reviews, capsys):
-    X, y = reviews
-    LSTMSentimentClassifier(**{**TINY, "max_iter": 2, "verbose": 1, "early_stopping": True}).fit(
-        X, y
-    )
+def test_verbose_1_prints_one_line_per_epoch(small_reviews, capsys, tiny_classifier_params):
+    X, y = small_reviews
+    LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "max_iter": 2, "verbose": 1, "early_stopping": True}
+    ).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("Epoch 1/2") and "val_loss" in lines[0]
 
 
-def test_verbose_0_prints_nothing_in_a_fresh_process(tmp_path):
+def test_verbose_0_prints_nothing_in_a_fresh_process(
+    tmp_path, make_reviews, tiny_classifier_params
+):
+    X, y = make_reviews(60)
+    params = {**tiny_classifier_params, "max_iter": 2, "early_stopping": True}
+    (tmp_path / "data.json").write_text(json.dumps([X, y.tolist(), params]))
     code = textwrap.dedent(
         """
-        import sys
-        sys.path.insert(0, {tests!r})
-        from test_sentiment import make_reviews, TINY
+        import json
         from skrnn import LSTMSentimentClassifier
-        X, y = make_reviews(60)
+        with open("data.json") as f:
+            X, y, params = json.load(f)
         for _ in range(7):  # enough new models for TensorFlow's retracing notices
-            clf = LSTMSentimentClassifier(**{{**TINY, "max_iter": 2, "early_stopping": True}}).fit(X, y)
+            clf = LSTMSentimentClassifier(**params).fit(X, y)
             clf.predict_proba(X)
             clf.predict_proba(X[:1])
             clf.score(X, y)
         """
-    ).format(tests=os.path.dirname(__file__))
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
@@ -574,18 +561,18 @@ def test_unfitted_estimator_pickles():
     assert again.get_params() == clf.get_params() and not hasattr(again, "model_")
 
 
-def test_pickle_round_trip_in_process(fitted, reviews):
-    X, _ = reviews
-    again = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
-    assert again.model_ is not fitted.model_
-    assert again.history_ == fitted.history_
+def test_pickle_round_trip_in_process(fitted_classifier, small_reviews):
+    X, _ = small_reviews
+    again = pickle.loads(pickle.dumps(fitted_classifier))
+    np.testing.assert_array_equal(again.predict_proba(X), fitted_classifier.predict_proba(X))
+    assert again.model_ is not fitted_classifier.model_
+    assert again.history_ == fitted_classifier.history_
 
 
-def test_joblib_file_loads_in_a_fresh_process(fitted, reviews, tmp_path):
-    X, _ = reviews
+def test_joblib_file_loads_in_a_fresh_process(fitted_classifier, small_reviews, tmp_path):
+    X, _ = small_reviews
     model_file = tmp_path / "clf.joblib"
-    joblib.dump(fitted, model_file)
+    joblib.dump(fitted_classifier, model_file)
     docs_file = tmp_path / "docs.json"
     docs_file.write_text(json.dumps(X))
     code = textwrap.dedent(
@@ -597,13 +584,20 @@ def test_joblib_file_loads_in_a_fresh_process(fitted, reviews, tmp_path):
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), fitted.predict_proba(X))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "proba.npy"), fitted_classifier.predict_proba(X)
+    )
 
 
-def test_save_and_load_without_pickle(tmp_path):
+def test_save_and_load_without_pickle(tmp_path, make_reviews, tiny_classifier_params):
     X, y = make_reviews(80, labels=["neg", "pos"])
     clf = LSTMSentimentClassifier(
-        **{**TINY, "max_iter": 1, "class_weight": {"neg": 1.0, "pos": 2.0}, "ema_momentum": 0.9}
+        **{
+            **tiny_classifier_params,
+            "max_iter": 1,
+            "class_weight": {"neg": 1.0, "pos": 2.0},
+            "ema_momentum": 0.9,
+        }
     ).fit(X, y)
     path = clf.save(tmp_path / "saved")
     assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras", "ngrams.npz"]
@@ -621,11 +615,11 @@ def test_save_and_load_without_pickle(tmp_path):
 
 
 # -------------------------------------------------------- scikit-learn tools
-def test_pipeline_final_step(reviews):
-    X, y = reviews
+def test_pipeline_final_step(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
     pipe = make_pipeline(
         FunctionTransformer(lambda docs: [d.replace("terrible", "bad") for d in docs]),
-        LSTMSentimentClassifier(**TINY),
+        LSTMSentimentClassifier(**tiny_classifier_params),
     )
     pipe.fit(X, y)
     assert pipe.predict(X[:5]).shape == (5,)
@@ -633,17 +627,19 @@ def test_pipeline_final_step(reviews):
     assert 0.0 <= pipe.score(X, y) <= 1.0
 
 
-def test_cross_val_score(reviews):
-    X, y = reviews
-    scores = cross_val_score(LSTMSentimentClassifier(**{**TINY, "max_iter": 2}), X, y, cv=3)
+def test_cross_val_score(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    scores = cross_val_score(
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2}), X, y, cv=3
+    )
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_grid_search(reviews, n_jobs):
-    X, y = reviews
+def test_grid_search(small_reviews, n_jobs, tiny_classifier_params):
+    X, y = small_reviews
     search = GridSearchCV(
-        LSTMSentimentClassifier(**{**TINY, "max_iter": 2}),
+        LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2}),
         {"hidden_size": [4, 8]},
         cv=3,
         n_jobs=n_jobs,
@@ -661,9 +657,11 @@ def _rss_bytes():
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
-def test_repeated_fits_do_not_leak_memory(reviews):
-    X, y = reviews
-    clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1, "early_stopping": True})
+def test_repeated_fits_do_not_leak_memory(small_reviews, tiny_classifier_params):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(
+        **{**tiny_classifier_params, "max_iter": 1, "early_stopping": True}
+    )
     for _ in range(3):  # warm-up: TensorFlow's one-off allocations
         clf.fit(X, y).predict(X)
     import gc
