@@ -5,6 +5,7 @@ so that one case's allocations, threads and TensorFlow state never leak into
 the next; the worker prints one ``@@RESULT@@{json}`` line.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,10 @@ def report(out):
 
 
 def spawn(script, case, quick, timeout):
-    """Run ``script --worker case`` in a fresh Python and return its result dict (or ``{"error": ...}``)."""
+    """Run ``script --worker case`` in a fresh Python and return its result dict.
+
+    On failure the dict is ``{"error": ...}``.
+    """
     cmd = [sys.executable, str(Path(script).resolve()), "--worker", case] + (
         ["--quick"] if quick else []
     )
@@ -54,7 +58,10 @@ def source_digest(paths=None):
 
 
 def git_commit():
-    """The checked-out commit of the repository, with ``+dirty`` when files differ from it (or None)."""
+    """The checked-out commit of the repository (or None).
+
+    With ``+dirty`` when files differ from it.
+    """
     root = SKRNN_ROOT.parent
     try:
         commit = subprocess.run(
@@ -81,8 +88,6 @@ def package_versions(names):
 
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for name in names:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             versions[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return versions

@@ -101,7 +101,7 @@ class MinCharRNN:
         return loss, grads, hs[len(inputs) - 1]
 
     def update(self, grads):
-        for p, g, m in zip(self.params, grads, self.memory):
+        for p, g, m in zip(self.params, grads, self.memory, strict=True):
             m += g * g
             p -= self.lr * g / np.sqrt(m + 1e-8)
 

@@ -609,7 +609,8 @@ def summarize(runs, quick):
 
     check("skrnn rnn500 / original min-char-rnn", ratio("skrnn_rnn500", "minchar"), 50, "x")
     if keras_best:
-        # Like for like: both after start-up (Keras after its warm-up steps, skrnn in its second epoch).
+        # Like for like: both after start-up (Keras after its warm-up steps, skrnn in its
+        # second epoch).
         check(
             f"skrnn LSTM-256 steady / Keras ({keras_best})",
             steady_ratio("skrnn_lstm256", keras_best),
@@ -688,7 +689,8 @@ def markdown(med, checks, ratios, runs, quick):
     for case, (md, lo, hi, n) in med.items():
         steady = median(runs[case], "steady_chars_per_s")[0]
         lines.append(
-            f"| `{case}` | {fmt(md)} | {fmt(lo)} - {fmt(hi)} | {n} | {fmt(steady) if steady else ''} |"
+            f"| `{case}` | {fmt(md)} | {fmt(lo)} - {fmt(hi)} | {n} | "
+            f"{fmt(steady) if steady else ''} |"
         )
     lines += ["", "| ratio of medians | value |", "| --- | ---: |"]
     lines += [f"| {k} | {fmt(v, 2)} |" for k, v in ratios.items() if v is not None]
@@ -710,7 +712,8 @@ def markdown(med, checks, ratios, runs, quick):
             f"| encoded corpus | {r['encoded_bytes_per_char']:.2f} bytes/char |",
             f"| RSS before fit (corpus str loaded) | {r['rss_before_fit_mb']:,.0f} MB |",
             f"| peak RSS during fit | {r['peak_rss_fit_mb']:,.0f} MB |",
-            f"| peak growth during fit | {r['peak_growth_mb']:,.0f} MB ({r['growth_bytes_per_char']:.2f} bytes/char) |",
+            f"| peak growth during fit | {r['peak_growth_mb']:,.0f} MB "
+            f"({r['growth_bytes_per_char']:.2f} bytes/char) |",
             f"| a float32 one-hot copy would be | {r['one_hot_float32_mb']:,.0f} MB |",
         ]
     errors = {c: r["error"] for c, rs in runs.items() for r in rs if "error" in r}
@@ -720,7 +723,10 @@ def markdown(med, checks, ratios, runs, quick):
 
 
 def _char_rnn_digest():
-    """The digest of the sources this benchmark measures (the NumPy model, not the Keras classifier)."""
+    """The digest of the sources this benchmark measures.
+
+    The NumPy model's, not the Keras classifier's.
+    """
     return source_digest(
         [SKRNN_ROOT / "char_rnn.py", SKRNN_ROOT / "text.py", *(SKRNN_ROOT / "rnn").glob("*.py")]
     )
@@ -766,9 +772,13 @@ def main(argv=None):
             runs[case].append(out)
             show = out.get("error") or f"{fmt(out.get('chars_per_s'))} chars/s"
             if case == "memory" and "error" not in out:
-                show = f"peak growth {out['peak_growth_mb']:.0f} MB for {out['corpus_chars'] / 1e6:.0f} M chars"
+                show = (
+                    f"peak growth {out['peak_growth_mb']:.0f} MB "
+                    f"for {out['corpus_chars'] / 1e6:.0f} M chars"
+                )
             print(
-                f"[{time.perf_counter() - t_start:6.1f}s] repeat {rep + 1}/{repeats} {case}: {show}",
+                f"[{time.perf_counter() - t_start:6.1f}s] "
+                f"repeat {rep + 1}/{repeats} {case}: {show}",
                 flush=True,
             )
     for case, why in skipped.items():
@@ -816,7 +826,8 @@ def main(argv=None):
     out.write_text(json.dumps(result, indent=1, default=float))
     if digest_start != result["skrnn_source_digest"]["end"]:
         print(
-            "WARNING: skrnn's sources changed during the run; the repeats measured different versions."
+            "WARNING: skrnn's sources changed during the run; "
+            "the repeats measured different versions."
         )
     print(f"\nJSON: {out}  (total {result['total_wall_s']:.0f} s, skrnn sources {digest_start})")
     return 0

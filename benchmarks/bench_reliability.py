@@ -1,4 +1,5 @@
-"""Memory under load (the reliability page's "Under load"): grid search, repeated predict, a 100 MB corpus.
+"""Memory under load (the reliability page's "Under load"): grid search, repeated predict,
+a 100 MB corpus.
 
 Cases, each run in its own fresh subprocess (``--cases`` picks a subset):
 
@@ -43,7 +44,7 @@ contention only makes them slower)::
     SKRNN_DATA=/work/shared/data SKRNN_CACHE=/tmp/skrnn_rel_cache \\
         nice -n 5 .venv/bin/python benchmarks/bench_reliability.py
     ... benchmarks/bench_reliability.py --quick        # smoke run, ~3 min
-    ... benchmarks/bench_reliability.py --cases corpus --merge   # one case, keep the others' results
+    ... benchmarks/bench_reliability.py --cases corpus --merge  # one case, keep the others' results
 
 Results: a summary on stdout and JSON in ``benchmarks/results/reliability.json``
 (``reliability_quick.json`` with ``--quick``). Needs ``psutil``.
@@ -177,7 +178,7 @@ class TreeSampler:
 
         t = time.perf_counter() - self.t0
         try:
-            procs = [self.me] + self.me.children(recursive=True)
+            procs = [self.me, *self.me.children(recursive=True)]
         except psutil.Error:
             procs = [self.me]
         total, n = 0, 0
@@ -236,9 +237,62 @@ def _slope(xs, ys):
 
 # -- data ------------------------------------------------------------------------
 
-_WORDS_POS = ["good", "great", "excellent", "wonderful", "loved", "superb", "moving", "fun", "brilliant", "enjoyable"]
-_WORDS_NEG = ["bad", "awful", "boring", "terrible", "hated", "dull", "poor", "waste", "worst", "annoying"]
-_WORDS = ["the", "a", "film", "movie", "plot", "actor", "acting", "scene", "story", "was", "is", "and", "but", "it", "this", "that", "of", "to", "in", "with", "very", "really", "quite", "not", "too", "so", "director", "music", "ending", "character"]
+_WORDS_POS = [
+    "good",
+    "great",
+    "excellent",
+    "wonderful",
+    "loved",
+    "superb",
+    "moving",
+    "fun",
+    "brilliant",
+    "enjoyable",
+]
+_WORDS_NEG = [
+    "bad",
+    "awful",
+    "boring",
+    "terrible",
+    "hated",
+    "dull",
+    "poor",
+    "waste",
+    "worst",
+    "annoying",
+]
+_WORDS = [
+    "the",
+    "a",
+    "film",
+    "movie",
+    "plot",
+    "actor",
+    "acting",
+    "scene",
+    "story",
+    "was",
+    "is",
+    "and",
+    "but",
+    "it",
+    "this",
+    "that",
+    "of",
+    "to",
+    "in",
+    "with",
+    "very",
+    "really",
+    "quite",
+    "not",
+    "too",
+    "so",
+    "director",
+    "music",
+    "ending",
+    "character",
+]
 
 
 def synthetic_reviews(n, seed=0):
@@ -263,7 +317,7 @@ def reviews(n):
         from skrnn.datasets import load_imdb
 
         texts, y = load_imdb("train", download_if_missing=False)
-        return list(texts[:n]), np.asarray(y[:n]), "IMDB train (first %d reviews)" % n
+        return list(texts[:n]), np.asarray(y[:n]), f"IMDB train (first {n} reviews)"
     except Exception as exc:  # no data: synthetic reviews
         texts, y = synthetic_reviews(n)
         return texts, y, f"synthetic reviews ({type(exc).__name__}: no IMDB)"
@@ -470,7 +524,7 @@ def w_fit_loop(cfg):
     out = {"data": source, "n_reviews": len(X), "fits": cfg["loop_fits"], "estimator": SMALL_CLF}
     for variant in ("plain", "clear_session"):
         curve = []
-        for i in range(cfg["loop_fits"]):
+        for _ in range(cfg["loop_fits"]):
             est = clone(proto).fit(X, y)
             est.predict(X[:64])
             del est
@@ -584,7 +638,7 @@ def w_predict_generator(cfg):
     for _ in range(64):
         starts = rng.integers(0, len(rest) - 400, cfg["pred_batch"])
         lens = rng.integers(10, 300, cfg["pred_batch"])
-        batches.append([rest[a : a + n] for a, n in zip(starts, lens)])
+        batches.append([rest[a : a + n] for a, n in zip(starts, lens, strict=True)])
     out = _predict_loop(gen.predict, batches, cfg)
     out.update(
         estimator="CharRNNGenerator",
@@ -650,20 +704,25 @@ def _summary_gridsearch(name, g):
         f"n_jobs=2, {g['n_reviews']} reviews ({g['data']})",
         f"peak total RSS (parent + children, summed): {g['peak_total_rss_mib']:,.0f} MiB "
         f"({g['processes_at_peak']} processes)",
-        f"parent: start {g['parent_rss_start_mib']:,.0f} MiB, peak {g['parent_peak_rss_mib']:,.0f} MiB",
+        f"parent: start {g['parent_rss_start_mib']:,.0f} MiB, "
+        f"peak {g['parent_peak_rss_mib']:,.0f} MiB",
     ]
     for s in g["searches"]:
         lines.append(
-            f"  search {s['search']}: {s['wall_s']:.0f} s, peak total {s['peak_total_rss_mib']:,.0f} MiB, "
+            f"  search {s['search']}: {s['wall_s']:.0f} s, "
+            f"peak total {s['peak_total_rss_mib']:,.0f} MiB, "
             f"parent after (gc) {s['parent_rss_after_mib']:,.0f} MiB"
         )
     for w in g["workers"]:
         slope = w["slope_mib_per_fit_after_first"]
         lines.append(
-            f"  worker {w['pid']}: {w['fits']} fits {w['fits_per_search']}, peak {w['sampled_peak_rss_mib'] or 0:,.0f} MiB; "
-            f"after fit 1 {w['rss_after_first_fit_mib']:,.0f}, fit 2 {w['rss_after_second_fit_mib'] or 0:,.0f}, "
+            f"  worker {w['pid']}: {w['fits']} fits {w['fits_per_search']}, "
+            f"peak {w['sampled_peak_rss_mib'] or 0:,.0f} MiB; "
+            f"after fit 1 {w['rss_after_first_fit_mib']:,.0f}, "
+            f"fit 2 {w['rss_after_second_fit_mib'] or 0:,.0f}, "
             f"last {w['rss_after_last_fit_mib']:,.0f} MiB; slope after fit 1 "
-            f"{'n/a' if slope is None else f'{slope:+.2f}'} MiB/fit; live BucketedBatches after each fit "
+            f"{'n/a' if slope is None else f'{slope:+.2f}'} MiB/fit; "
+            f"live BucketedBatches after each fit "
             f"{w.get('live_bucketed_batches_after_fit', [])}"
         )
     lines.append(f"  workers reused across searches: {g['workers_reused_across_searches']}")
@@ -679,9 +738,12 @@ def summary(results):
         for v in ("plain", "clear_session"):
             d = f[v]
             lines.append(
-                f"## fit_loop ({v}): {f['fits']} fresh clones fitted on {f['n_reviews']} reviews in one process: "
-                f"RSS after fit 3 {d['rss_after_fit_mib'][2]:,.0f} -> last {d['rss_after_fit_mib'][-1]:,.0f} MiB "
-                f"({d['growth_fit3_to_last_mib']:+.1f} MiB, slope {d['slope_mib_per_fit_after_fit2'] or 0:+.2f} MiB/fit)"
+                f"## fit_loop ({v}): {f['fits']} fresh clones fitted "
+                f"on {f['n_reviews']} reviews in one process: "
+                f"RSS after fit 3 {d['rss_after_fit_mib'][2]:,.0f} "
+                f"-> last {d['rss_after_fit_mib'][-1]:,.0f} MiB "
+                f"({d['growth_fit3_to_last_mib']:+.1f} MiB, "
+                f"slope {d['slope_mib_per_fit_after_fit2'] or 0:+.2f} MiB/fit)"
             )
     elif f:
         lines.append(f"fit_loop: ERROR {f['error']}")
@@ -689,10 +751,13 @@ def summary(results):
         p = results.get(case)
         if p and "error" not in p:
             lines.append(
-                f"## {case}: {p['calls']} calls x {p['batch']} inputs ({p['ms_per_call']:.1f} ms/call): "
-                f"RSS after {p['warmup_calls']} calls {p['rss_after_warmup_mib']:,.1f} MiB -> after all "
-                f"{p['rss_after_all_mib']:,.1f} MiB: growth {p['growth_mib']:+.2f} MiB "
-                f"({p['growth_kib_per_call']:+.2f} KiB/call; slope {p['slope_kib_per_call'] or 0:+.2f} KiB/call)"
+                f"## {case}: {p['calls']} calls x {p['batch']} inputs "
+                f"({p['ms_per_call']:.1f} ms/call): "
+                f"RSS after {p['warmup_calls']} calls {p['rss_after_warmup_mib']:,.1f} MiB "
+                f"-> after all {p['rss_after_all_mib']:,.1f} MiB: "
+                f"growth {p['growth_mib']:+.2f} MiB "
+                f"({p['growth_kib_per_call']:+.2f} KiB/call; "
+                f"slope {p['slope_kib_per_call'] or 0:+.2f} KiB/call)"
                 + (
                     f"; live BucketedBatches {p['live_bucketed_batches']['after_warmup']} -> "
                     f"{p['live_bucketed_batches']['after_all']}"
@@ -705,10 +770,12 @@ def summary(results):
     c = results.get("corpus")
     if c and "error" not in c:
         lines.append(
-            f"## corpus: {c['corpus_chars'] / 1e6:,.0f} M chars, LSTM {c['hidden_size']}, {c['fit_seconds']:.0f} s fit "
-            f"({c['chars_trained'] or 0:,} chars trained): RSS before fit {c['rss_before_fit_mb']:,.0f} MB "
-            f"(corpus str included), peak {c['peak_rss_fit_mb']:,.0f} MB = {c['peak_rss_over_corpus']:.2f}x the corpus; "
-            f"peak growth {c['peak_growth_mb']:,.0f} MB = {c['growth_bytes_per_char']:.2f} bytes/char; "
+            f"## corpus: {c['corpus_chars'] / 1e6:,.0f} M chars, LSTM {c['hidden_size']}, "
+            f"{c['fit_seconds']:.0f} s fit ({c['chars_trained'] or 0:,} chars trained): "
+            f"RSS before fit {c['rss_before_fit_mb']:,.0f} MB (corpus str included), "
+            f"peak {c['peak_rss_fit_mb']:,.0f} MB = {c['peak_rss_over_corpus']:.2f}x the corpus; "
+            f"peak growth {c['peak_growth_mb']:,.0f} MB = "
+            f"{c['growth_bytes_per_char']:.2f} bytes/char; "
             f"encoding alone {c['encode_only_peak_growth_mb']:,.0f} MB"
         )
     elif c:
@@ -765,7 +832,8 @@ def plot(result, path):
     ax.set_ylabel("RSS - RSS after warm-up (MiB)")
     ax.legend(fontsize=7)
     fig.suptitle(
-        f"skrnn memory under load, {result['date_utc']} UTC, {result['machine']['cpu_count']} cores",
+        f"skrnn memory under load, {result['date_utc']} UTC, "
+        f"{result['machine']['cpu_count']} cores",
         fontsize=9,
     )
     fig.tight_layout()
@@ -774,13 +842,14 @@ def plot(result, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, a smoke run (~1-3 min)")
     ap.add_argument(
         "--cases",
         default=None,
-        help="comma-separated subset of: gridsearch, fit_loop, predict (both estimators), predict_classifier, "
-        "predict_generator, corpus; and the diagnostic gridsearch_clear_session (not in the default)",
+        help="comma-separated subset of: gridsearch, fit_loop, predict (both estimators), "
+        "predict_classifier, predict_generator, corpus; and the diagnostic "
+        "gridsearch_clear_session (not in the default)",
     )
     ap.add_argument(
         "--out",
@@ -817,9 +886,8 @@ def main(argv=None):
         cases += ALIASES.get(c, [c])
     unknown = set(cases) - set(ALL_CASES + EXTRA_CASES)
     if unknown:
-        ap.error(
-            f"unknown case(s) {sorted(unknown)}; choose from {ALL_CASES + EXTRA_CASES + list(ALIASES)}"
-        )
+        choices = [*ALL_CASES, *EXTRA_CASES, *ALIASES]
+        ap.error(f"unknown case(s) {sorted(unknown)}; choose from {choices}")
     t_start = time.perf_counter()
     results = {}
     for case in cases:
@@ -827,13 +895,10 @@ def main(argv=None):
         out = spawn(__file__, case, args.quick, timeout=300 if args.quick else 900)
         out["skrnn_source_digest"] = {"start": digest, "end": source_digest()}
         out["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        out["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
+        out["command"] = " ".join([os.path.basename(sys.executable), *sys.argv])
         results[case] = out
-        print(
-            f"[{time.perf_counter() - t_start:6.1f}s] {case}: "
-            f"{out.get('error') or 'done in %.0f s' % out['process_wall_s']}",
-            flush=True,
-        )
+        status = out.get("error") or f"done in {out['process_wall_s']:.0f} s"
+        print(f"[{time.perf_counter() - t_start:6.1f}s] {case}: {status}", flush=True)
     out = (
         Path(args.out)
         if args.out
@@ -870,7 +935,7 @@ def main(argv=None):
         "quick": args.quick,
         "config": QUICK if args.quick else FULL,
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),

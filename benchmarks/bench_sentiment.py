@@ -76,8 +76,8 @@ def within_mode_ratio(times, cores, threshold=1.5):
     """
     ratios = {}
     for mode, keep in (("parallel", lambda c: c >= threshold), ("serial", lambda c: c < threshold)):
-        w = [t for t, c in zip(times["wrapper"], cores["wrapper"]) if keep(c)]
-        d = [t for t, c in zip(times["direct"], cores["direct"]) if keep(c)]
+        w = [t for t, c in zip(times["wrapper"], cores["wrapper"], strict=True) if keep(c)]
+        d = [t for t, c in zip(times["direct"], cores["direct"], strict=True) if keep(c)]
         if w and d:
             ratios[mode] = (statistics.median(w) / statistics.median(d), len(w), len(d))
     return ratios
@@ -263,7 +263,8 @@ def main(argv=None):
     parser.add_argument(
         "--json",
         default=None,
-        help="where to write the raw results (default: benchmarks/results/sentiment[_quick].json; '-' for none)",
+        help="where to write the raw results "
+        "(default: benchmarks/results/sentiment[_quick].json; '-' for none)",
     )
     args = parser.parse_args(argv)
 
@@ -336,8 +337,9 @@ def main(argv=None):
                 }
             )
             print(
-                f"default fit, seed {seed}: {t_fit:.1f} s ({t_fit / t_tfidf:.1f}x TF-IDF), {clf.n_iter_} epoch(s), "
-                f"test accuracy {acc:.4f}; predict {len(test_texts) / t_pred:.0f} reviews/s",
+                f"default fit, seed {seed}: {t_fit:.1f} s ({t_fit / t_tfidf:.1f}x TF-IDF), "
+                f"{clf.n_iter_} epoch(s), test accuracy {acc:.4f}; "
+                f"predict {len(test_texts) / t_pred:.0f} reviews/s",
                 flush=True,
             )
             del clf
@@ -376,8 +378,9 @@ def main(argv=None):
             overhead_ratio_within_mode=modes,
         )
         print(
-            f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch (medians) -> ratio {w / d:.3f}; "
-            f"ratio of minima {wmin / dmin:.3f}; within a mode {modes}; all runs {times}; cores used {cores}",
+            f"overhead: wrapper {w:.1f} s vs direct Keras {d:.1f} s per epoch (medians) "
+            f"-> ratio {w / d:.3f}; ratio of minima {wmin / dmin:.3f}; within a mode {modes}; "
+            f"all runs {times}; cores used {cores}",
             flush=True,
         )
 
@@ -405,7 +408,8 @@ def main(argv=None):
             ),
             (
                 f"default test accuracy, mean of {len(args.seeds)} seed(s) (lowest)",
-                f"{results['default_test_accuracy']:.4f} ({results['default_test_accuracy_min']:.4f})",
+                f"{results['default_test_accuracy']:.4f} "
+                f"({results['default_test_accuracy_min']:.4f})",
                 ">= 0.92 (none below 0.915)",
             ),
             (

@@ -97,7 +97,16 @@ def main(argv=None):
     seconds = time.perf_counter() - start
 
     val_losses = [-s for s in model.validation_scores_]
-    rows = list(zip(range(1, model.n_iter_ + 1), model.time_curve_, model.loss_curve_, val_losses))
+    # An interrupted last epoch has no validation score: its row is left out.
+    rows = list(
+        zip(
+            range(1, model.n_iter_ + 1),
+            model.time_curve_,
+            model.loss_curve_,
+            val_losses,
+            strict=False,
+        )
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{stem}.csv", "w", newline="") as f:
@@ -109,13 +118,14 @@ def main(argv=None):
     best = -model.best_validation_score_
     sample = model.sample(400, prime="ROMEO:\n", temperature=0.8, random_state=0)
     summary = [
-        f"CharRNNGenerator quality on Tiny Shakespeare ({platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores)",
+        f"CharRNNGenerator quality on Tiny Shakespeare "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
         f"parameters (non-default): {model}",
         f"epochs: {model.n_iter_}, training time: {seconds:.0f} s, "
         f"{model.n_chars_seen_ / seconds:,.0f} training chars/s overall (validation included)",
-        f"final validation loss (best epoch {model.best_iter_}, weights restored): {best:.4f} nats/char "
-        f"= {best / 0.6931471805599453:.3f} bits/char; bar {BAR}: {'PASS' if best <= BAR else 'FAIL'}",
+        f"final validation loss (best epoch {model.best_iter_}, weights restored): "
+        f"{best:.4f} nats/char = {best / 0.6931471805599453:.3f} bits/char; "
+        f"bar {BAR}: {'PASS' if best <= BAR else 'FAIL'}",
         "epoch  seconds  train_loss  val_loss",
         *[f"{e:5d}  {t:7.1f}  {tr:10.4f}  {v:8.4f}" for e, t, tr, v in rows],
         "sample (prime 'ROMEO:\\n', temperature 0.8):",
@@ -131,7 +141,10 @@ def main(argv=None):
 
 
 def replot(out, stem):
-    """Redraw ``{stem}.png`` from ``{stem}.csv``; the dropout for the legend comes from ``{stem}.txt``."""
+    """Redraw ``{stem}.png`` from ``{stem}.csv``.
+
+    The dropout for the legend comes from ``{stem}.txt``.
+    """
     csv_path = out / f"{stem}.csv"
     if not csv_path.is_file():
         raise SystemExit(f"{csv_path} not found: run this script without --replot first.")

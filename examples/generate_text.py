@@ -67,7 +67,8 @@ def main():
     model.fit(text)
     best = max(model.validation_scores_)
     print(
-        f"{model.n_iter_} epochs; best validation loss {-best:.3f} nats/char ({-best / np.log(2):.3f} bits/char)\n"
+        f"{model.n_iter_} epochs; best validation loss {-best:.3f} nats/char "
+        f"({-best / np.log(2):.3f} bits/char)\n"
     )
 
     for temperature in TEMPERATURES:
@@ -78,7 +79,9 @@ def main():
 
     print("| epoch | training loss (nats/char) | validation loss (nats/char) |")
     print("| ---: | ---: | ---: |")
-    for epoch, (train, valid) in enumerate(zip(model.loss_curve_, model.validation_scores_), 1):
+    # An interrupted last epoch has no validation score: its row is left out.
+    curves = zip(model.loss_curve_, model.validation_scores_, strict=False)
+    for epoch, (train, valid) in enumerate(curves, 1):
         print(f"| {epoch} | {train:.3f} | {-valid:.3f} |")
 
     model_path = os.path.join(args.output_dir, "char_rnn_model")

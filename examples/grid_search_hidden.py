@@ -111,8 +111,8 @@ def report_unseen_characters(docs, cv):
         if unseen:
             count = sum(held_out.count(c) for c in unseen)
             print(
-                f"fold {k}: {count} held-out character(s) of {len(held_out):,} never occur in its training folds "
-                f"and are not scored: {''.join(unseen)!r}"
+                f"fold {k}: {count} held-out character(s) of {len(held_out):,} never occur "
+                f"in its training folds and are not scored: {''.join(unseen)!r}"
             )
 
 
@@ -123,8 +123,9 @@ def print_results(title, search, score_name):
     print("| ---: | ---: | ---: | ---: |")
     for i, params in enumerate(results["params"]):
         print(
-            f"| {params['hidden_size']} | {results['mean_test_score'][i]:.4f} ± {results['std_test_score'][i]:.4f}"
-            f" | {results['mean_fit_time'][i]:.1f} | {results['rank_test_score'][i]} |"
+            f"| {params['hidden_size']} "
+            f"| {results['mean_test_score'][i]:.4f} ± {results['std_test_score'][i]:.4f} "
+            f"| {results['mean_fit_time'][i]:.1f} | {results['rank_test_score'][i]} |"
         )
     print(f"best: hidden_size={search.best_params_['hidden_size']} ({search.best_score_:.4f})")
 

@@ -98,7 +98,8 @@ def imdb_experiment(quick):
         training_time += time.perf_counter() - start
         accuracy = original.score(X_test, y_test)
         print(
-            f"original configuration, epoch {epoch}: test accuracy {accuracy:.4f} ({training_time:.0f} s)"
+            f"original configuration, epoch {epoch}: "
+            f"test accuracy {accuracy:.4f} ({training_time:.0f} s)"
         )
         rows.append((f"original, {epoch} epoch(s)", epoch, training_time, accuracy))
 
@@ -132,7 +133,10 @@ def char_experiment(quick):
     original = {**ORIGINAL_CHAR_RNN, **(QUICK_CHAR_RNN if quick else {})}
     original_name = "min-char-rnn (original)"
     if quick:
-        original_name = f"min-char-rnn (original, RNN {original['hidden_size']}, windows of {original['seq_length']})"
+        original_name = (
+            f"min-char-rnn (original, RNN {original['hidden_size']}, "
+            f"windows of {original['seq_length']})"
+        )
     models = [
         (original_name, CharRNNGenerator(**original, **budget, random_state=0)),
         ("skrnn defaults", CharRNNGenerator(**budget, random_state=0)),
@@ -148,7 +152,8 @@ def char_experiment(quick):
         print(f"\n{name} after {elapsed:.0f} s:\n{sample}")
 
     print(
-        f"\nTiny Shakespeare, {len(train):,} training characters, scored on the last {len(held_out):,}"
+        f"\nTiny Shakespeare, {len(train):,} training characters, "
+        f"scored on the last {len(held_out):,}"
     )
     print(
         "| model | epochs | training time (s) | held-out log-likelihood (nats/char) | bits/char |"

@@ -143,10 +143,10 @@ def _check_replaceable(path):
         header = None
     if not (names <= _SAVE_FILES and _is_skrnn_header(header)):
         raise ValueError(
-            f"{path} is a non-empty folder that does not hold a saved skrnn estimator (only a folder whose "
-            f"{CONFIG_FILE} has a skrnn header, next to its weights, is replaced); saving replaces the whole "
-            "folder, so it refuses and leaves the files as they are. Choose a new or empty folder, or remove "
-            "this one first."
+            f"{path} is a non-empty folder that does not hold a saved skrnn estimator "
+            f"(only a folder whose {CONFIG_FILE} has a skrnn header, next to its weights, "
+            "is replaced); saving replaces the whole folder, so it refuses and leaves the files "
+            "as they are. Choose a new or empty folder, or remove this one first."
         )
 
 
@@ -178,7 +178,8 @@ def check_file_header(config, cls, source):
     found = config.get("format") if isinstance(config, dict) else None
     if found != expected:
         raise IncompatibleFileError(
-            f"{source} was not written by {cls.__name__}.save (its format is {found!r}, expected {expected!r})."
+            f"{source} was not written by {cls.__name__}.save "
+            f"(its format is {found!r}, expected {expected!r})."
         )
     version = config.get("format_version")
     if not _is_format_version(version):
@@ -187,8 +188,10 @@ def check_file_header(config, cls, source):
         )
     if version > FORMAT_VERSION:
         raise IncompatibleFileError(
-            f"{source} uses file format {version!r}, written by skrnn {config.get('skrnn_version', '?')}; this is "
-            f"skrnn {_skrnn_version()}, which reads format {FORMAT_VERSION} and older. Upgrade skrnn to load it."
+            f"{source} uses file format {version!r}, "
+            f"written by skrnn {config.get('skrnn_version', '?')}; "
+            f"this is skrnn {_skrnn_version()}, which reads format {FORMAT_VERSION} and older. "
+            "Upgrade skrnn to load it."
         )
 
 
@@ -226,14 +229,18 @@ def check_pickle_header(state, cls):
     version = state.pop(_PICKLE_KEY, FORMAT_VERSION)
     if not _is_format_version(version) or version > FORMAT_VERSION:
         raise IncompatibleFileError(
-            f"This pickled {cls.__name__} uses skrnn state format {version!r}; this is skrnn "
-            f"{_skrnn_version()}, which reads format {FORMAT_VERSION} and older. Upgrade skrnn to load it."
+            f"This pickled {cls.__name__} uses skrnn state format {version!r}; "
+            f"this is skrnn {_skrnn_version()}, which reads format {FORMAT_VERSION} and older. "
+            "Upgrade skrnn to load it."
         )
     return state
 
 
 def read_arrays(file):
-    """The arrays of an ``.npz`` file, read without pickle; :class:`IncompatibleFileError` if it is damaged."""
+    """The arrays of an ``.npz`` file, read without pickle.
+
+    Raises :class:`IncompatibleFileError` if it is damaged.
+    """
     file = Path(file)
     if not file.is_file():
         raise FileNotFoundError(f"{file} not found: the save at {file.parent} is incomplete.")
@@ -247,7 +254,9 @@ def read_arrays(file):
 
 
 class SavedFolderMixin:
-    """``save(path)`` and ``load(path)`` for an estimator: a folder, written atomically, read without pickle.
+    """``save(path)`` and ``load(path)`` for an estimator.
+
+    The save is a folder, written atomically and read without pickle.
 
     The folder holds ``estimator.json`` (a header naming the format and its
     version, then what :meth:`_saved_config` returns) and the files
@@ -295,7 +304,8 @@ class SavedFolderMixin:
             json.dumps(config)
         except (TypeError, ValueError) as exc:
             raise TypeError(
-                f"The fitted state cannot be written as JSON ({exc}). Use joblib.dump to save this estimator."
+                f"The fitted state cannot be written as JSON ({exc}). "
+                "Use joblib.dump to save this estimator."
             ) from None
         with atomic_directory(path) as folder:
             self._save_files(folder)
@@ -332,7 +342,8 @@ class SavedFolderMixin:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise IncompatibleFileError(
-                f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); save the estimator again."
+                f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); "
+                "save the estimator again."
             ) from None
 
     def __getstate__(self):

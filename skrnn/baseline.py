@@ -15,6 +15,7 @@ regression on binarized word 1- to 3-grams (NB-LR, after Wang & Manning,
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -164,7 +165,7 @@ class NBLogCountRatio(TransformerMixin, BaseEstimator):
     gets its own ratios), as :class:`skrnn.LSTMSentimentClassifier` does.
     """
 
-    _parameter_constraints: dict = {"alpha": [Interval(Real, 0, None, closed="neither")]}
+    _parameter_constraints: ClassVar[dict] = {"alpha": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, alpha=1.0):
         self.alpha = alpha
@@ -187,8 +188,8 @@ class NBLogCountRatio(TransformerMixin, BaseEstimator):
         self.classes_, y = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
             raise ValueError(
-                f"NBLogCountRatio needs exactly two classes, got {len(self.classes_)}: for more, wrap the "
-                "model in sklearn.multiclass.OneVsRestClassifier."
+                f"NBLogCountRatio needs exactly two classes, got {len(self.classes_)}: "
+                "for more, wrap the model in sklearn.multiclass.OneVsRestClassifier."
             )
         positive = np.asarray(X[y == 1].sum(axis=0), dtype=np.float64).ravel() + self.alpha
         negative = np.asarray(X[y == 0].sum(axis=0), dtype=np.float64).ravel() + self.alpha
@@ -280,7 +281,8 @@ def make_nb_baseline(
         unknown = sorted(set(params) - set(pipeline.get_params()))
         if unknown:
             raise TypeError(
-                f"make_nb_baseline() got unknown parameter(s) {unknown}: use the keyword arguments above, "
+                f"make_nb_baseline() got unknown parameter(s) {unknown}: "
+                "use the keyword arguments above, "
                 "or 'counts__<name>' / 'nb__<name>' / 'clf__<name>' for the steps."
             )
         pipeline.set_params(**params)

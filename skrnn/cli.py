@@ -115,8 +115,8 @@ def build_parser():
         "--data-home",
         default=None,
         metavar="DIR",
-        help="folder holding IMDB (aclImdb_v1.tar.gz, any .tar.gz with the aclImdb/ layout, or aclImdb/); "
-        "default: $SKRNN_DATA, else ~/skrnn_data",
+        help="folder holding IMDB (aclImdb_v1.tar.gz, any .tar.gz with the aclImdb/ layout, "
+        "or aclImdb/); default: $SKRNN_DATA, else ~/skrnn_data",
     )
     compare.add_argument(
         "--ablation",
@@ -130,7 +130,8 @@ def build_parser():
 
     generate = commands.add_parser(
         "generate",
-        help="train a character-level RNN on a dataset or a text file (or load one) and print generated text",
+        help="train a character-level RNN on a dataset or a text file (or load one) "
+        "and print generated text",
         formatter_class=_Formatter,
         description=(
             "Train a CharRNNGenerator on a dataset or a text file and print text it\n"
@@ -141,16 +142,17 @@ def build_parser():
             "else $SKRNN_DATA, else ~/skrnn_data) and downloaded there (1.1 MB) when\n"
             "missing.\n\n"
             "Example: skrnn generate tinyshakespeare --max-time 600 --save shakespeare-model\n"
-            "         skrnn generate shakespeare-model --chars 1000 --temperature 0.7 --prime 'ROMEO:'"
+            "         skrnn generate shakespeare-model --chars 1000 "
+            "--temperature 0.7 --prime 'ROMEO:'"
         ),
     )
     generate.add_argument(
         "source",
         metavar="CORPUS_OR_MODEL",
         help=(
-            "the dataset 'tinyshakespeare' or a UTF-8 text file to train on, or a model folder saved "
-            "with --save to sample from (.joblib/.pkl files are unpickled: only load those from a "
-            "trusted source); a path that exists wins over a dataset name"
+            "the dataset 'tinyshakespeare' or a UTF-8 text file to train on, or a model folder "
+            "saved with --save to sample from (.joblib/.pkl files are unpickled: only load those "
+            "from a trusted source); a path that exists wins over a dataset name"
         ),
     )
     generate.add_argument(
@@ -165,7 +167,8 @@ def build_parser():
         type=_non_negative_float,
         default=0.8,
         metavar="T",
-        help="sampling temperature: 0 is greedy, below 1 is more conservative, above 1 more surprising (default: 0.8)",
+        help="sampling temperature: 0 is greedy, below 1 is more conservative, "
+        "above 1 more surprising (default: 0.8)",
     )
     generate.add_argument(
         "--prime",
@@ -184,7 +187,8 @@ def build_parser():
         "--save",
         default=None,
         metavar="PATH",
-        help="save the trained model to this folder (CharRNNGenerator.save: JSON and .npz, no pickle) to sample from it later (default: not saved)",
+        help="save the trained model to this folder (CharRNNGenerator.save: JSON and .npz, "
+        "no pickle) to sample from it later (default: not saved)",
     )
     training = generate.add_argument_group(
         "training (ignored when CORPUS_OR_MODEL is a saved model)"
@@ -233,8 +237,8 @@ def build_parser():
     training.add_argument(
         "--quick",
         action="store_true",
-        help="a small model (1 layer of 64 units) trained for at most 5 epochs or 30 s: a smoke run; "
-        "explicit options override it",
+        help="a small model (1 layer of 64 units) trained for at most 5 epochs or 30 s: "
+        "a smoke run; explicit options override it",
     )
     training.add_argument(
         "--data-home",

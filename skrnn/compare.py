@@ -72,7 +72,10 @@ _COLUMNS = [
 
 
 def _subsample(texts, labels, n, rng):
-    """A stratified random subset of ``n`` documents (all of them when ``n`` is None or too large)."""
+    """A stratified random subset of ``n`` documents.
+
+    All of them when ``n`` is None or too large.
+    """
     if n is None or n >= len(texts):
         return texts, labels
     from sklearn.model_selection import train_test_split
@@ -151,7 +154,7 @@ def format_table(results):
 def _write_csv(path, results):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=[key for key, _ in _COLUMNS] + ["n_train", "n_test"])
-        for row in [None] + results:
+        for row in [None, *results]:
             if row is None:
                 writer.writeheader()
             else:
@@ -179,7 +182,7 @@ def _plot(path, results, title):
     ]
     fig = Figure(figsize=(4 * len(panels), 4.6), layout="constrained")
     axes = fig.subplots(1, len(panels))
-    for ax, (key, title_text, ylabel, fmt) in zip(axes, panels):
+    for ax, (key, title_text, ylabel, fmt) in zip(axes, panels, strict=True):
         values = [row[key] for row in results]
         bars = ax.bar(range(len(values)), values, color=colors)
         ax.set_xticks(
@@ -322,7 +325,8 @@ def compare_imdb(
     X_train, y_train = _subsample(X_train, y_train, n_train, random_state)
     X_test, y_test = _subsample(X_test, y_test, n_test, random_state)
     say(
-        f"  {len(X_train):,} training and {len(X_test):,} test reviews ({time.perf_counter() - start:.1f} s)"
+        f"  {len(X_train):,} training and {len(X_test):,} test reviews "
+        f"({time.perf_counter() - start:.1f} s)"
     )
 
     params = dict(QUICK_LSTM_PARAMS) if quick else {}

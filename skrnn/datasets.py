@@ -24,6 +24,7 @@ file by hand.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import tarfile
@@ -383,7 +384,7 @@ def _read_cache(cache_dir, source_path, subset, fingerprint):
             labels = data["labels"].astype(np.int64)
     except (OSError, KeyError, ValueError, UnicodeDecodeError, EOFError):
         return None
-    texts = [blob[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    texts = [blob[a:b] for a, b in itertools.pairwise(offsets)]
     if len(texts) != len(labels):
         return None
     return texts, labels
@@ -424,8 +425,9 @@ def _write_cache(cache_dirs, source_path, subset, fingerprint, texts, labels):
 def _imdb_missing_message(data_home):
     target = os.path.join(data_home, IMDB.filename)
     return (
-        f"The IMDB dataset was not found in {data_home}. Download {IMDB.url} by hand and save it as "
-        f"{target} (any .tar.gz with the aclImdb/ layout, or the extracted aclImdb/ folder, also works), "
+        f"The IMDB dataset was not found in {data_home}. "
+        f"Download {IMDB.url} by hand and save it as {target} "
+        "(any .tar.gz with the aclImdb/ layout, or the extracted aclImdb/ folder, also works), "
         f"{_OTHER_DATA_HOME}."
     )
 

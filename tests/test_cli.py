@@ -64,7 +64,7 @@ def assert_one_line_error(code, err):
 )
 def test_help_explains_every_option(capsys, argv, options):
     with pytest.raises(SystemExit) as info:
-        main(argv + ["--help"])
+        main([*argv, "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
     for option in options:
@@ -427,7 +427,7 @@ class _MajorityClassifier:
         return self
 
     def fit(self, X, y):
-        self.label_ = int(round(sum(y) / len(y)))
+        self.label_ = round(sum(y) / len(y))
         self.n_iter_ = 1
         return self
 

@@ -171,7 +171,7 @@ def test_second_load_is_served_from_cache(tmp_path, cache_dir, no_network, monke
 def test_cache_invalidated_when_source_changes(tmp_path, cache_dir, no_network):
     path = make_tarball(tmp_path / "aclImdb_v1.tar.gz")
     assert_same(load_imdb("train", data_home=tmp_path), "train")
-    changed = [r[:4] + ("changed " + r[4],) for r in REVIEWS]
+    changed = [(*r[:4], "changed " + r[4]) for r in REVIEWS]
     make_tarball(path, changed)
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert_same(load_imdb("train", data_home=tmp_path), "train", changed)

@@ -77,7 +77,7 @@ def test_two_threads_train_two_models_as_one_would(shared_model):
         t.start()
     for t in threads:
         t.join(timeout=120)
-    for model, params_alone in zip(models, expected):
+    for model, params_alone in zip(models, expected, strict=True):
         np.testing.assert_array_equal(model._net.params, params_alone)
 
 
@@ -183,13 +183,17 @@ def _gone_within(token, seconds):
 
 
 LONG_FIT = """
-est = CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=32, batch_size=32, max_iter=50, max_time=120,
-                       n_jobs=2, validation_fraction=0, early_stopping=False)
+est = CharRNNGenerator(
+    hidden_size=256, n_layers=1, seq_length=32, batch_size=32, max_iter=50, max_time=120,
+    n_jobs=2, validation_fraction=0, early_stopping=False,
+)
 print("started", flush=True)
 est.fit(TEXT)
 """
 LONG_SAMPLE = """
-est = CharRNNGenerator(hidden_size=256, n_layers=2, seq_length=16, batch_size=8, max_iter=1, n_jobs=2).fit(TEXT[:3000])
+est = CharRNNGenerator(
+    hidden_size=256, n_layers=2, seq_length=16, batch_size=8, max_iter=1, n_jobs=2
+).fit(TEXT[:3000])
 print("started", flush=True)
 est.sample(10**7)
 """
@@ -225,8 +229,10 @@ def test_ctrl_c_in_the_first_100_ms_of_fit_never_leaks(tmp_path):
     warnings.simplefilter("ignore")
     rng = random.Random(0)
     for attempt in range(30):
-        est = CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=16, batch_size=16, max_iter=3,
-                               n_jobs=2, validation_fraction=0, early_stopping=False, random_state=0)
+        est = CharRNNGenerator(
+            hidden_size=256, n_layers=1, seq_length=16, batch_size=16, max_iter=3,
+            n_jobs=2, validation_fraction=0, early_stopping=False, random_state=0,
+        )
         timer = threading.Timer(rng.uniform(0, 0.1), os.kill, (os.getpid(), signal.SIGINT))
         try:
             timer.start()
@@ -258,7 +264,9 @@ def test_ctrl_c_in_the_first_100_ms_of_fit_never_leaks(tmp_path):
 def test_with_sigchld_ignored_calls_return(call, tmp_path):
     body = f"""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    est = CharRNNGenerator(hidden_size=256, n_layers=1, seq_length=16, batch_size=16, max_iter=1, n_jobs=2)
+    est = CharRNNGenerator(
+        hidden_size=256, n_layers=1, seq_length=16, batch_size=16, max_iter=1, n_jobs=2
+    )
     est.fit(TEXT[:6000])
     if {call!r} == "sample":
         print(len(est.sample(3000, random_state=0)))
@@ -288,11 +296,16 @@ def test_a_stopped_child_raises_within_its_timeout(call, tmp_path):
 
     stopped_at_start(SplitBatch)
     stopped_at_start(SplitStepper)
-    est = CharRNNGenerator(hidden_size=256, n_layers=2, seq_length=16, batch_size=16, max_iter=1, n_jobs=2,
-                           validation_fraction=0, early_stopping=False)
+    est = CharRNNGenerator(
+        hidden_size=256, n_layers=2, seq_length=16, batch_size=16, max_iter=1, n_jobs=2,
+        validation_fraction=0, early_stopping=False,
+    )
     started = time.monotonic()
     try:
-        est.fit(TEXT) if {call!r} == "fit" else est.set_params(n_jobs=1).fit(TEXT).set_params(n_jobs=2).sample(10**6)
+        if {call!r} == "fit":
+            est.fit(TEXT)
+        else:
+            est.set_params(n_jobs=1).fit(TEXT).set_params(n_jobs=2).sample(10**6)
         print("returned", flush=True)
     except SecondProcessError as exc:
         print("raised after", round(time.monotonic() - started), "s:", exc, flush=True)

@@ -1,4 +1,7 @@
-"""Saving to a folder (skrnn._persistence and the estimators' save/load): what is refused, kept and checked."""
+"""Saving to a folder (skrnn._persistence and the estimators' save/load).
+
+What is refused, kept and checked.
+"""
 
 import json
 import os

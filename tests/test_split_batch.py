@@ -1,4 +1,7 @@
-"""Training on two processes (skrnn.rnn.split_batch): the same gradients to rounding, clean failure and stop."""
+"""Training on two processes (skrnn.rnn.split_batch).
+
+The same gradients to rounding, clean failure and stop.
+"""
 
 import multiprocessing
 import os
@@ -55,12 +58,12 @@ def test_split_windows_match_one_process(cell, n_layers, n_streams):
     params = net.params.copy()
     state = net.zero_state(n_streams)
     with SplitBatch(net, 12, n_streams) as trainer:
-        for (x, y), (loss, grads, after) in zip(windows, expected):
+        for (x, y), (loss, grads, after) in zip(windows, expected, strict=True):
             got = trainer.loss_and_grads(x, y, state)
             np.testing.assert_allclose(got, loss, rtol=1e-5)
             np.testing.assert_allclose(net.grads, grads, rtol=1e-4, atol=1e-7)
-            for a, b in zip(state, after):
-                for u, v in zip(a, b):
+            for a, b in zip(state, after, strict=True):
+                for u, v in zip(a, b, strict=True):
                     np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
     assert np.array_equal(net.params, params)
     assert net.params.flags.owndata  # back in private memory

@@ -1,4 +1,7 @@
-"""Sampling on two processes (skrnn.rnn.split_step): same numbers as one process, clean failure and stop."""
+"""Sampling on two processes (skrnn.rnn.split_step).
+
+Same numbers as one process, clean failure and stop.
+"""
 
 import multiprocessing
 import os
@@ -48,10 +51,10 @@ def test_split_steps_equal_one_process(cell, n_layers, hidden_size, n_streams):
         expected = [net.step(x, serial_state) for x in ids]
         with SplitStepper(net, net.step_state(state)) as stepper:
             got = [stepper.step(x).copy() for x in ids]
-    for a, b in zip(expected, got):
+    for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
     if hidden_size % 32 == 0:  # halves of a SIMD-friendly size: the very same operations
-        assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+        assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
     assert _no_children_left()
 
 
@@ -131,7 +134,7 @@ def test_a_dead_child_raises_instead_of_hanging(large, monkeypatch):
         return step
 
     monkeypatch.setattr(type(est._net.layers[0]), "bind_step", dies_in_the_child)
-    with pytest.raises(SecondProcessError, match="two-process sample.*exit code 3"):
+    with pytest.raises(SecondProcessError, match=r"two-process sample.*exit code 3"):
         est.sample(N_CHARS, random_state=0)
     assert _no_children_left()
 

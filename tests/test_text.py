@@ -124,7 +124,7 @@ class TestWordTokenizer:
         a = WordTokenizer(max_features=6).fit_encode(docs)
         tok = WordTokenizer(max_features=6).fit(docs)
         b = tok.encode(docs)
-        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
     def test_config_round_trip(self):
         docs = ["one two two three three three"]

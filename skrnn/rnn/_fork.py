@@ -98,10 +98,10 @@ def pipe():
 
 @contextlib.contextmanager
 def deferred_interrupts():
-    """Hold a Ctrl-C (``SIGINT``) back until the block is complete, then raise ``KeyboardInterrupt``.
+    """Hold a Ctrl-C (``SIGINT``) back until the block is complete.
 
-    Only in the main thread, where Python runs signal handlers; elsewhere the
-    block runs as it is.
+    The ``KeyboardInterrupt`` is raised then. Only in the main thread, where
+    Python runs signal handlers; elsewhere the block runs as it is.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -121,11 +121,11 @@ def deferred_interrupts():
 
 @contextlib.contextmanager
 def guarded_setup(close):
-    """A set-up with Ctrl-C held back (:func:`deferred_interrupts`) that calls ``close()`` if it fails.
+    """A set-up with Ctrl-C held back that calls ``close()`` if it fails.
 
-    A Ctrl-C held back is raised at the end of the block, once everything
-    started is known: it then fails the set-up too, and ``close()`` stops
-    what was started.
+    Ctrl-C is held back by :func:`deferred_interrupts`. A Ctrl-C held back is
+    raised at the end of the block, once everything started is known: it then
+    fails the set-up too, and ``close()`` stops what was started.
     """
     try:
         with deferred_interrupts():
@@ -182,7 +182,10 @@ def start(target, args, name, close_in_child=()):
 
 
 def is_alive(proc):
-    """Whether ``proc`` is still running: its sentinel is not closed (works when it has been reaped)."""
+    """Whether ``proc`` is still running: its sentinel is not closed.
+
+    This works when it has been reaped too.
+    """
     return not multiprocessing.connection.wait([proc.sentinel], timeout=0)
 
 
@@ -202,5 +205,8 @@ def stop(proc, timeout=5.0):
 
 
 def parent_alive(pid):
-    """Whether process ``pid`` is still this process's parent (for a child that outlives a crashed parent)."""
+    """Whether process ``pid`` is still this process's parent.
+
+    For a child that outlives a crashed parent.
+    """
     return os.getppid() == pid

@@ -55,7 +55,10 @@ def sigmoid_(x):
 
 
 class _Layer:
-    """What the three cells share: parameters, work arrays, the input projection and the weight gradients."""
+    """What the three cells share.
+
+    Parameters, work arrays, the input projection and the weight gradients.
+    """
 
     n_gates = 1
     n_state = 1  # arrays of recurrent state per stream (LSTM: h and c)
@@ -78,7 +81,7 @@ class _Layer:
         return [("Wx", (self.input_size, gh)), ("Wh", (self.hidden_size, gh)), ("b", (gh,))]
 
     def bind(self, params, grads):
-        """Attach views into this layer's slices of the network's flat parameter and gradient vectors."""
+        """Attach views into this layer's slices of the network's flat parameters and gradients."""
         offset = 0
         for name, shape in self.param_shapes():
             size = int(np.prod(shape))
@@ -115,11 +118,14 @@ class _Layer:
 
     # -- work arrays --------------------------------------------------------
     # Arrays with a leading time axis; "H" holds T + 1 steps.
-    _per_step = {"H", "G", "dG", "GH", "A", "F", "dX"}
+    _per_step = frozenset({"H", "G", "dG", "GH", "A", "F", "dX"})
     _gate_major = frozenset()  # per-step arrays with the gate axis first: (n_gates, T, B, H)
 
     def _buffers(self, T, B):
-        """Work arrays for ``T`` steps and ``B`` streams (views of a longer window's when possible)."""
+        """Work arrays for ``T`` steps and ``B`` streams.
+
+        Views of a longer window's when possible.
+        """
         ws = self._workspaces.get(B)
         if ws is None or ws["T"] < T:
             if len(self._workspaces) >= 3:  # training, validation and sampling shapes
@@ -147,12 +153,12 @@ class _Layer:
             self.dtype,
         )
         ws = {
-            # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1 (the bias input).
+            # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1
+            # (the bias input).
             "H": np.empty((T + 1, B, H + 1), dt),
             "G": np.empty((T, B, GH), dt),  # gate pre-activations, then activations
-            "dG": np.empty(
-                (T, B, GH), dt
-            ),  # backward factors, then gradients w.r.t. pre-activations
+            # backward factors, then gradients w.r.t. pre-activations
+            "dG": np.empty((T, B, GH), dt),
             "tmpG": np.empty((B, GH), dt),
             "tmpH": np.empty((B, H), dt),
             "dh": np.empty((B, H), dt),
@@ -169,7 +175,10 @@ class _Layer:
         self._scaled = None
 
     def inference_copy(self):
-        """A layer sharing this one's weights, with work arrays of its own (see :meth:`CharRNN.inference_copy`)."""
+        """A layer sharing this one's weights, with work arrays of its own.
+
+        See :meth:`CharRNN.inference_copy`.
+        """
         other = object.__new__(type(self))  # not copy.copy: __getstate__ drops the weight views
         other.__dict__.update(self.__dict__)
         for key in ("_ws", "_x"):  # the last training window's, which only backward reads
@@ -286,16 +295,18 @@ class _Layer:
         state.pop("_step_ws", None)
         state.pop("_scaled", None)
         state.pop("_x", None)
-        for name, _ in self.param_shapes() + [
-            ("Whb", None)
-        ]:  # views into the network's flat vectors
+        # Views into the network's flat vectors.
+        for name, _ in [*self.param_shapes(), ("Whb", None)]:
             state.pop(name, None)
             state.pop("d" + name, None)
         return state
 
     # -- shared pieces of forward / backward ----------------------------------
     def _start(self, x, state):
-        """Work arrays for this window, the input projection ``x @ Wx`` in ``G``, the state in ``H[0]``."""
+        """Work arrays for this window.
+
+        With the input projection ``x @ Wx`` in ``G`` and the state in ``H[0]``.
+        """
         T, B = x.shape[:2]
         H, GH = self.hidden_size, self.n_gates * self.hidden_size
         ws = self._ws = self._buffers(T, B)
@@ -316,7 +327,8 @@ class _Layer:
     def _weight_grads(self, dG, ws, dG_recurrent=None):
         """``[dWh; db]``, ``dWx`` as one GEMM each over the window; returns ``dX`` (None for ids).
 
-        ``dG_recurrent`` is the gradient w.r.t. ``[h, 1] @ [Wh; b]`` when it differs from ``dG``'s (GRU).
+        ``dG_recurrent`` is the gradient w.r.t. ``[h, 1] @ [Wh; b]`` when it
+        differs from ``dG``'s (GRU).
         """
         T, B, GH = dG.shape
         dG2 = dG.reshape(T * B, GH)
@@ -346,10 +358,12 @@ class RNNLayer(_Layer):
     name = "rnn"
 
     def forward(self, x, state, train=False):
-        """Run the window; ``state`` (list of ``(B, H)`` arrays) is updated in place to the last step.
+        """Run the window; ``state`` (list of ``(B, H)`` arrays) is updated in place.
 
-        ``x`` is ``(T, B)`` ids or ``(T, B, D)`` inputs. Returns the ``(T, B, H)`` outputs (a view
-        of a work array, valid until the next call). ``train=True`` stores what :meth:`backward` needs.
+        ``state`` ends as the last step's. ``x`` is ``(T, B)`` ids or
+        ``(T, B, D)`` inputs. Returns the ``(T, B, H)`` outputs (a view of a
+        work array, valid until the next call). ``train=True`` stores what
+        :meth:`backward` needs.
         """
         ws, Whb = self._start(x, state)
         Hs, G, dG, tmp = ws["H"], ws["G"], ws["dG"], ws["tmpG"]
@@ -368,11 +382,12 @@ class RNNLayer(_Layer):
         return Hs[1:, :, :H]
 
     def step(self, x, hb, out=None, recurrent_done=False):
-        """One step for ``B`` streams: ``x`` is ``(B,)`` ids or ``(B, D)``; ``[h, 1]`` is updated in place.
+        """One step for ``B`` streams; ``[h, 1]`` is updated in place.
 
-        Returns ``h`` (a view of ``hb``). With ``out``, the new ``h`` goes
-        there instead and ``hb`` is only read (a :meth:`unit_shard`'s step).
-        ``recurrent_done``: :meth:`step_recurrent` has already been called with ``hb``.
+        ``x`` is ``(B,)`` ids or ``(B, D)``. Returns ``h`` (a view of ``hb``).
+        With ``out``, the new ``h`` goes there instead and ``hb`` is only read
+        (a :meth:`unit_shard`'s step). ``recurrent_done``:
+        :meth:`step_recurrent` has already been called with ``hb``.
         """
         g = self._step_gates(x, hb, self._step_buffers(len(hb)), recurrent_done)
         h = hb[:, : self.hidden_size] if out is None else out
@@ -380,9 +395,10 @@ class RNNLayer(_Layer):
         return h
 
     def backward(self, dH):
-        """Back-propagate ``dH`` (``(T, B, H)``, modified in place) through the last training window.
+        """Back-propagate ``dH`` through the last training window.
 
-        Fills this layer's gradients and returns ``dX`` for the layer below (None for ids).
+        ``dH`` is ``(T, B, H)`` and is modified in place. Fills this layer's
+        gradients and returns ``dX`` for the layer below (None for ids).
         """
         ws = self._ws
         dG, dhn = ws["dG"], ws["dh"]
@@ -410,11 +426,12 @@ class LSTMLayer(_Layer):
     block ``G[k, t]``. NumPy's multiplications and additions on whole
     contiguous blocks are 2.5-3.5x faster than on ``(B, H)`` column slices of
     a ``(B, 4H)`` row-major array (measured with B = 64, H = 256; ``tanh`` is
-    compute-bound either way), and the time loops are made of such operations. The price: the recurrent product stays
-    one ``(B, H+1) x (H+1, 4H)`` GEMM per step (4 per-gate GEMMs were slower
-    with 2 BLAS threads) whose result is added with a strided read, the
-    backward step copies the gate gradients into fused ``(B, 4H)`` rows for
-    its one GEMM, and the weights are copied gate-major once per window.
+    compute-bound either way), and the time loops are made of such operations.
+    The price: the recurrent product stays one ``(B, H+1) x (H+1, 4H)`` GEMM
+    per step (4 per-gate GEMMs were slower with 2 BLAS threads) whose result
+    is added with a strided read, the backward step copies the gate gradients
+    into fused ``(B, 4H)`` rows for its one GEMM, and the weights are copied
+    gate-major once per window.
 
     All four activations come from one ``tanh`` per step:
     ``sigmoid(a) = 0.5 tanh(a / 2) + 0.5``, and the window runs with copies of
@@ -433,7 +450,7 @@ class LSTMLayer(_Layer):
     n_gates = 4
     n_state = 2
     name = "lstm"
-    _gate_major = {"G"}
+    _gate_major = frozenset({"G"})
 
     def init_params(self, rng):
         super().init_params(rng)
@@ -443,7 +460,8 @@ class LSTMLayer(_Layer):
     def _allocate(self, T, B):
         H, D, dt = self.hidden_size, self.input_size, self.dtype
         ws = {
-            # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1 (the bias input).
+            # H[0] is the carried-in state, H[t+1] = h_t; the last column is a constant 1
+            # (the bias input).
             "H": np.empty((T + 1, B, H + 1), dt),
             # The input projection (layers above the first), then the backward
             # factors, then the gradients w.r.t. the pre-activations.
@@ -466,7 +484,10 @@ class LSTMLayer(_Layer):
         return ws
 
     def _gate_weights(self):
-        """Copies of the weights with the ``o, i, f`` blocks halved: ``Wx`` gate-major (4, D, H), ``[Wh; b]`` fused."""
+        """Copies of the weights with the ``o, i, f`` blocks halved.
+
+        ``Wx`` gate-major (4, D, H), ``[Wh; b]`` fused.
+        """
         H, D, dt = self.hidden_size, self.input_size, self.dtype
         w = getattr(self, "_scaled", None)
         if w is None:
@@ -528,11 +549,11 @@ class LSTMLayer(_Layer):
 
     @staticmethod
     def _cell(g, s, o, i, f, gg, c_prev, c, tc, h, ig):
-        """One step from pre-activations (``o, i, f`` halved) to activations in place, ``c``, ``tanh(c)``, ``h``.
+        """One step from pre-activations (``o, i, f`` halved) to activations in place.
 
-        ``g`` holds all four gates, ``s`` the three sigmoid ones, ``o, i, f, gg``
-        each one (views, in either layout); ``ig`` receives ``i * g``; ``c``
-        may be ``c_prev`` itself.
+        Also ``c``, ``tanh(c)`` and ``h``. ``g`` holds all four gates, ``s``
+        the three sigmoid ones, ``o, i, f, gg`` each one (views, in either
+        layout); ``ig`` receives ``i * g``; ``c`` may be ``c_prev`` itself.
         """
         np.tanh(g, out=g)  # the g gate, and tanh(a / 2) for o, i, f
         s *= 0.5
@@ -656,7 +677,9 @@ class LSTMLayer(_Layer):
 
 
 class GRULayer(_Layer):
-    """GRU with fused gates ``[r, z, n]``, the reset gate applied after the product (cuDNN/PyTorch variant).
+    """GRU with fused gates ``[r, z, n]``, the reset gate applied after the product.
+
+    The cuDNN/PyTorch variant.
 
     ``n_t = tanh(x Wx_n + bx_n + r * (h_{t-1} Wh_n + b_n))`` and
     ``h_t = (1 - z) * n_t + z * h_{t-1}``. Applying ``r`` after the product
@@ -668,7 +691,7 @@ class GRULayer(_Layer):
     name = "gru"
 
     def param_shapes(self):
-        return super().param_shapes() + [("bxn", (self.hidden_size,))]
+        return [*super().param_shapes(), ("bxn", (self.hidden_size,))]
 
     def _allocate(self, T, B):
         ws = super()._allocate(T, B)

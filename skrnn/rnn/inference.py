@@ -30,12 +30,12 @@ _GROUP_MIN, _GROUP_MAX = 256, 1024
 
 
 def log_likelihood_sum(net, ids, *, window, max_streams):
-    """``(total, count)``: the sum of ``log p(ids[t] | ids[:t])`` in nats over ``t >= 1``, and its terms.
+    """``(total, count)``: the sum of ``log p(ids[t] | ids[:t])`` over ``t >= 1``, and its terms.
 
-    As if read in one pass: long texts are read as up to ``max_streams``
-    parallel streams, ``window`` steps at a time; every stream but the first
-    first reads the ``_SCORE_WARMUP`` symbols before its part without scoring
-    them.
+    The sum is in nats. As if read in one pass: long texts are read as up to
+    ``max_streams`` parallel streams, ``window`` steps at a time; every stream
+    but the first first reads the ``_SCORE_WARMUP`` symbols before its part
+    without scoring them.
     """
     n_pred = len(ids) - 1
     if n_pred <= 0:

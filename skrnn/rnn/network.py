@@ -108,7 +108,7 @@ class CharRNN:
         out = []
         for i, layer in enumerate(self.layers):
             out += [(f"layer{i}.{name}", getattr(layer, name)) for name, _ in layer.param_shapes()]
-        return out + [("Wy", self.Wy), ("by", self.by)]
+        return [*out, ("Wy", self.Wy), ("by", self.by)]
 
     def init_params(self, rng):
         """Random initial weights from the ``numpy.random.Generator`` ``rng``."""
@@ -200,14 +200,17 @@ class CharRNN:
         return h
 
     def _draw_uniforms(self, rng, out):
-        """Fill ``out`` ``(T, B, H)`` with uniforms: from ``rng``, or block by block of streams from a list."""
+        """Fill ``out`` ``(T, B, H)`` with uniforms.
+
+        From ``rng``, or block by block of streams from a list of generators.
+        """
         rngs = [rng] if isinstance(rng, np.random.Generator) else list(rng)
         if len(rngs) == 1:
             rngs[0].random(out=out, dtype=out.dtype)
             return
         T, B, H = out.shape
         lo = 0
-        for generator, size in zip(rngs, stream_blocks(B, len(rngs))):
+        for generator, size in zip(rngs, stream_blocks(B, len(rngs)), strict=True):
             block = np.empty((T, size, H), out.dtype)  # contiguous, as the block's process draws it
             generator.random(out=block, dtype=out.dtype)
             out[:, lo : lo + size] = block
@@ -215,16 +218,17 @@ class CharRNN:
 
     def step_state(self, state):
         """Copy a :meth:`forward` state into the layout :meth:`step` updates in place."""
-        return [layer.step_state(s) for layer, s in zip(self.layers, state)]
+        return [layer.step_state(s) for layer, s in zip(self.layers, state, strict=True)]
 
     def step(self, ids, step_state):
-        """One step for ``B`` streams: ``ids`` of shape ``(B,)``; returns the logits ``(B, n_symbols)``.
+        """One step for ``B`` streams; returns the logits ``(B, n_symbols)``.
 
-        ``step_state`` (from :meth:`step_state`) is updated in place. This is the
-        generation path: a few small products per layer and no window bookkeeping.
+        ``ids`` has shape ``(B,)``. ``step_state`` (from :meth:`step_state`) is
+        updated in place. This is the generation path: a few small products per
+        layer and no window bookkeeping.
         """
         h = ids
-        for layer, s in zip(self.layers, step_state):
+        for layer, s in zip(self.layers, step_state, strict=True):
             h = layer.step(h, *s)
         return self.logits(h)
 

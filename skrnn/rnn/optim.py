@@ -13,7 +13,10 @@ __all__ = ["OPTIMIZERS", "Adagrad", "Adam", "clip_grad_norm_"]
 
 
 def clip_grad_norm_(grads, max_norm):
-    """Scale ``grads`` in place so that its L2 norm is at most ``max_norm``; return the norm before clipping."""
+    """Scale ``grads`` in place so that its L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping.
+    """
     norm = float(np.sqrt(np.dot(grads, grads)))
     if max_norm is not None and norm > max_norm:
         grads *= max_norm / (norm + 1e-6)

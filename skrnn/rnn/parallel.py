@@ -66,13 +66,13 @@ _blas_threads = None
 
 @contextlib.contextmanager
 def blas_limit(n_threads):
-    """Limit BLAS to ``n_threads`` threads in the block; calls overlapping in other threads share one limit.
+    """Limit BLAS to ``n_threads`` threads in the block.
 
-    Yields the limit in force. ``threadpoolctl``'s limits are process-wide:
-    nested from several threads, each restoring what it found on entry could
-    leave a stale limit behind. Here the first call in sets the limit and the
-    last one out restores the original. The results do not depend on the
-    thread count.
+    Calls overlapping in other threads share one limit. Yields the limit in
+    force. ``threadpoolctl``'s limits are process-wide: nested from several
+    threads, each restoring what it found on entry could leave a stale limit
+    behind. Here the first call in sets the limit and the last one out restores
+    the original. The results do not depend on the thread count.
     """
     global _blas_users, _blas_limiter, _blas_threads
     entered = False  # the count must match the calls that entered and left, Ctrl-C or not
@@ -133,7 +133,7 @@ class Pacer:
             return True
         if self._reference is None:
             return True
-        self._times = (self._times + [seconds])[-self.window :]
+        self._times = [*self._times, seconds][-self.window :]
         if seconds > 3 * self._reference:
             return False
         return len(self._times) < self.window or statistics.median(self._times) <= self._reference
@@ -161,7 +161,10 @@ class ThreadChooser:
         return self._paced(work, run, run)
 
     def _paced(self, work, serial, parallel):
-        """``serial()`` or ``parallel()``, functions of no arguments, as the pacer says; times the unit."""
+        """``serial()`` or ``parallel()``, as the pacer says; times the unit.
+
+        Both are functions of no arguments.
+        """
         if self._pacer is None:
             return serial()
         reference = self._pacer.wants_reference()
@@ -228,14 +231,14 @@ class WindowTrainer(ThreadChooser):
                     self._split = SplitBatch(self._net, self._seq_length, self._n_streams)
                 except OSError as exc:
                     warnings.warn(
-                        f"The second training process could not be started ({exc}); training in one process.",
+                        f"The second training process could not be started ({exc}); "
+                        "training in one process.",
                         RuntimeWarning,
                         stacklevel=4,
                     )
             if self._split is not None or self._n_blas_threads >= 2:
-                warmup = (
-                    2 if self._split is not None else 0
-                )  # the child's first windows touch new arrays
+                # the child's first windows touch new arrays
+                warmup = 2 if self._split is not None else 0
                 self._pacer = Pacer(warmup=warmup, window=3, every=100, references=2)
         return self
 
@@ -244,7 +247,10 @@ class WindowTrainer(ThreadChooser):
         return 1 if self._split is None else 2
 
     def __call__(self, x, y, state, seeds=None):
-        """Fill ``net.grads`` for one window and return its loss; ``seeds``: the dropout generators' pair."""
+        """Fill ``net.grads`` for one window and return its loss.
+
+        ``seeds``: the dropout generators' pair.
+        """
         rngs = None if seeds is None else [np.random.default_rng(s) for s in seeds]
         serial = functools.partial(self._net.loss_and_grads, x, y, state, rngs)
         parallel = serial

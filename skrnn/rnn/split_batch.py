@@ -25,6 +25,7 @@ plenty for a window of tens of milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing.connection
 import time
 
@@ -135,7 +136,9 @@ class SplitBatch:
                 child_conn.close()
 
     def loss_and_grads(self, x, y, state, rng=None):
-        """As :meth:`CharRNN.loss_and_grads`: fills ``net.grads``, updates ``state``, returns the mean loss.
+        """As :meth:`CharRNN.loss_and_grads`.
+
+        Fills ``net.grads``, updates ``state``, returns the mean loss.
 
         ``rng``: None, or with dropout ``(generator, seed)``: the generator of
         this process's streams' masks and the seed of the child's.
@@ -147,8 +150,8 @@ class SplitBatch:
         B0 = B - B1
         window["x"][:T] = x[:, B0:]
         window["y"][:T] = y[:, B0:]
-        for shared, arrays in zip(window["state"], state):
-            for s, a in zip(shared, arrays):
+        for shared, arrays in zip(window["state"], state, strict=True):
+            for s, a in zip(shared, arrays, strict=True):
                 s[...] = a[B0:]
         parent_rng, child_seed = (None, None) if rng is None else rng
         self._send((T, child_seed))
@@ -164,8 +167,8 @@ class SplitBatch:
         status, value = self._receive(_ANSWER_SECONDS + 5 * (time.perf_counter() - tic))
         if status == "error":
             raise SecondProcessError(f"the second training process failed: {value}")
-        for shared, arrays in zip(window["state"], state):
-            for s, a in zip(shared, arrays):
+        for shared, arrays in zip(window["state"], state, strict=True):
+            for s, a in zip(shared, arrays, strict=True):
                 a[B0:] = s
         # Each half's loss and gradients are means over its own T * B_i characters.
         w1 = B1 / B
@@ -210,10 +213,8 @@ class SplitBatch:
         """Stop the child and move ``net.params`` back to private memory (idempotent)."""
         with _fork.deferred_interrupts():
             if self._proc is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._conn.send(None)
-                except OSError:
-                    pass
                 _fork.stop(self._proc)
                 self._proc = None
             if self._conn is not None:

@@ -77,10 +77,11 @@ def _shards(net, lo, hi):
 
 
 def _wait(control, index, target, alive):
-    """Spin until ``control[index] >= target``; ``alive()`` is called now and then (it raises to stop).
+    """Spin until ``control[index] >= target``.
 
-    A wait that outlasts the spinning (the other process stopped or starved)
-    sleeps between checks instead, so that it does not hold a core.
+    ``alive()`` is called now and then (it raises to stop). A wait that
+    outlasts the spinning (the other process stopped or starved) sleeps
+    between checks instead, so that it does not hold a core.
     """
     spins, checks = 0, 0
     while control[index] < target:
@@ -105,7 +106,7 @@ def _plan(buf, shards, states, recurrent_done):
     plans = []
     for parity in (0, 1):
         x, steps = buf.ids, []
-        for layer, shard, state in zip(buf.h, shards, states):
+        for layer, shard, state in zip(buf.h, shards, states, strict=True):
             new, prev, lo = layer[parity], layer[1 - parity], shard.unit_offset
             out = new[:, lo : lo + shard.hidden_size]
             steps.append(
@@ -186,12 +187,10 @@ class SplitStepper:
         with _fork.guarded_setup(self.close):
             self._buf = buf = _Buffers(net.n_layers, B, H, net.dtype)
             buf.h[..., H] = 1.0
-            for layer_buf, state in zip(buf.h, step_state):
+            for layer_buf, state in zip(buf.h, step_state, strict=True):
                 layer_buf[0] = state[0]  # [h, 1] before step 1
             # Multiples of 16 units keep NumPy's SIMD loops free of remainders.
-            self._split = split = min(
-                H - 1, max(1, int(round(H * _PARENT_SHARE / 16)) * 16 or H // 2)
-            )
+            self._split = split = min(H - 1, max(1, round(H * _PARENT_SHARE / 16) * 16 or H // 2))
             self._net = net
             self._top = [buf.h[-1, parity, :, :H] for parity in (0, 1)]
             # The rest of a layer's state (the LSTM's c) is the units' owner's; the
@@ -201,8 +200,8 @@ class SplitStepper:
                 [_fork.shared_array(c[:, split:].shape, c.dtype) for c in state[1:]]
                 for state in step_state
             ]
-            for shared, state in zip(self._child_states, step_state):
-                for a, c in zip(shared, state[1:]):
+            for shared, state in zip(self._child_states, step_state, strict=True):
+                for a, c in zip(shared, state[1:], strict=True):
                     a[...] = c[:, split:]
             self._plans = _plan(buf, _shards(net, 0, split), self._states, recurrent_done=False)
             self._proc = _fork.start(
@@ -225,8 +224,9 @@ class SplitStepper:
                 )
             if time.perf_counter() > deadline:
                 raise SecondProcessError(
-                    f"the second process of a two-process sample() did not answer within {_WAIT_SECONDS:.0f} s "
-                    "(is it stopped?); it was killed. Sample in one process with n_jobs=1."
+                    "the second process of a two-process sample() did not answer "
+                    f"within {_WAIT_SECONDS:.0f} s (is it stopped?); it was killed. "
+                    "Sample in one process with n_jobs=1."
                 )
 
         self._count = _step_shards(
@@ -239,8 +239,10 @@ class SplitStepper:
         parity = self._s % 2
         return [
             [self._buf.h[layer, parity].copy()]
-            + [np.concatenate([a, b], axis=1) for a, b in zip(mine, theirs)]
-            for layer, (mine, theirs) in enumerate(zip(self._states, self._child_states))
+            + [np.concatenate([a, b], axis=1) for a, b in zip(mine, theirs, strict=True)]
+            for layer, (mine, theirs) in enumerate(
+                zip(self._states, self._child_states, strict=True)
+            )
         ]
 
     def close(self):
