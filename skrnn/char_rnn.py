@@ -13,12 +13,12 @@ import copy
 import math
 import time
 import warnings
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -28,6 +28,7 @@ from .rnn import CELLS, OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_st
 from .rnn.inference import log_likelihood_sum, next_symbol_logits
 from .rnn.sampling import sample_ids
 from .text import CharVocabulary, check_documents
+from .training import HISTORY_ATTRIBUTES, Diverged, TrainingRun, read_history
 
 __all__ = ["CharRNNGenerator"]
 
@@ -45,10 +46,6 @@ _SPLIT_SAMPLING_MIN_CHARS = 2000
 _SPLIT_TRAINING_MIN_WORK = 1 << 16
 _SPLIT_TRAINING_MIN_STREAMS = 8
 _WEIGHTS_FILE = "weights.npz"
-
-
-class _Diverged(Exception):
-    """Training produced a non-finite value; fit and partial_fit turn this into a warning."""
 
 
 def _as_generator(random_state):
@@ -347,6 +344,10 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learn the vocabulary and train for up to ``max_iter`` epochs.
 
+        Training follows the rules of :mod:`skrnn.training` (history, early
+        stopping, ``max_time``, interruption, divergence), which the user
+        guide states for both estimators.
+
         Parameters
         ----------
         X : str or iterable of str
@@ -365,8 +366,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             If ``X`` is not text (numbers, ``None``, ``bytes``...).
         ValueError
             If a parameter is invalid, ``X`` is empty, or the text is too short
-            for ``seq_length`` or for the validation split. The estimator is
-            then left as it was.
+            for ``seq_length`` or for the validation split (the estimator is
+            then left as it was); or if training diverges before a new model
+            trained one epoch (the estimator is then unfitted).
 
         Warns
         -----
@@ -381,7 +383,6 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 "early_stopping=True needs held-out data: set validation_fraction > 0 "
                 "(e.g. 0.1) or early_stopping=False."
             )
-        start = time.perf_counter()
         continuing = self.warm_start and hasattr(self, "_net")
         if continuing:
             self._check_same_architecture()
@@ -402,73 +403,14 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         if not continuing:  # the data is valid: start a new model
             self._vocab = vocab
             self._initialize(ids)
-            self.loss_curve_, self.time_curve_ = [], []
-        self._sync_optimizer()
         self.n_train_chars_ = len(train)
-        self.validation_scores_ = [] if n_val else None
-        self.best_validation_score_ = None
-        self.best_iter_ = None
-        deadline = None if self.max_time is None else start + self.max_time
-        # The best validated weights are kept whenever there is validation:
-        # early stopping and an interruption both go back to them.
-        best_params, no_change, stop = None, 0, None
-
-        epoch_start = time.perf_counter()
-        try:
-            with self._training(len(streams[0])) as loss_and_grads:
-                for _ in range(self.max_iter):
-                    epoch, epoch_start, snapshot = (
-                        self.n_iter_ + 1,
-                        time.perf_counter(),
-                        self._snapshot(),
-                    )
-                    bar = self._progress_bar(streams, epoch)
-                    try:
-                        stop = self._train_epoch(streams, bar, deadline, loss_and_grads)
-                        if n_val and stop != "interrupted" and self.n_iter_ == epoch:
-                            score = self._mean_log_likelihood(val)
-                            if not math.isfinite(score):
-                                raise _Diverged(f"the validation score became {score}")
-                            self.validation_scores_.append(score)
-                            no_change = 0 if self._improves(score, self.tol) else no_change + 1
-                            if self._improves(score, 0.0):
-                                self.best_validation_score_, self.best_iter_ = score, epoch
-                                best_params = self._net.params.copy()
-                    except _Diverged as exc:
-                        self._restore(snapshot)
-                        self._warn_diverged(epoch, exc)
-                        stop = "diverged"
-                        break
-                    finally:
-                        self._close_progress_bar(bar, n_val)
-                    if self.n_iter_ == epoch:
-                        self._record_time(time.perf_counter() - epoch_start)
-                    if self.verbose >= 2 and stop != "interrupted":
-                        print(repr(self.sample(200, random_state=epoch)), flush=True)
-                    if stop is not None or (
-                        self.early_stopping and no_change >= self.n_iter_no_change
-                    ):
-                        break
-        except KeyboardInterrupt:  # outside a training window (set-up, validation, progress output)
-            stop = "interrupted"
-        if len(self.time_curve_) < len(
-            self.loss_curve_
-        ):  # interrupted between training and bookkeeping
-            self._record_time(time.perf_counter() - epoch_start)
-        if best_params is not None and (self.early_stopping or stop == "interrupted"):
-            self._net.params[...] = best_params
-        if stop == "interrupted":
-            kept = (
-                "the current weights"
-                if best_params is None
-                else f"the weights of epoch {self.best_iter_}, the best on validation"
-            )
-            self._warn_interrupted(kept)
-        self.fit_time_ = time.perf_counter() - start
+        self._train(
+            streams,
+            new_model=not continuing,
+            max_iter=self.max_iter,
+            validation=val if n_val else None,
+        )
         return self
-
-    def _improves(self, score, tol):
-        return self.best_validation_score_ is None or score > self.best_validation_score_ + tol
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -477,7 +419,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         The first call learns the vocabulary and initialises the model. There
         is no validation split and no early stopping: all of ``X`` is
         training text, and ``max_iter``/``validation_fraction`` are not used.
-        Interruption and divergence are handled as in :meth:`fit`.
+        ``max_time``, interruption and divergence are handled as in :meth:`fit`.
 
         Parameters
         ----------
@@ -492,48 +434,27 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         Raises
         ------
         TypeError, ValueError
-            As :meth:`fit`; the estimator is then left as it was.
+            As :meth:`fit`.
         """
         documents = check_documents(X, allow_single_string=True)
-        start = time.perf_counter()
-        if not hasattr(self, "_net"):
+        new_model = not hasattr(self, "_net")
+        if new_model:
             vocab = CharVocabulary().fit(documents)
             ids, _ = self._encode(documents, "X", vocab)
             streams = self._make_streams(ids, "X")
             self._vocab = vocab
             self._initialize(ids)
-            self.loss_curve_, self.time_curve_ = [], []
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_iter_ = None
         else:
             self._check_same_architecture()
             ids, _ = self._encode(documents, "X")
             streams = self._make_streams(ids, "X")
-        self._sync_optimizer()
         self.n_train_chars_ = len(ids)
-        epoch, snapshot, stop, bar = self.n_iter_ + 1, self._snapshot(), None, None
-        try:
-            with self._training(len(streams[0])) as loss_and_grads:
-                bar = self._progress_bar(streams, epoch)
-                stop = self._train_epoch(streams, bar, None, loss_and_grads)
-        except _Diverged as exc:
-            self._restore(snapshot)
-            self._warn_diverged(epoch, exc)
-        except KeyboardInterrupt:  # outside a training window (set-up, progress output)
-            stop = "interrupted"
-        finally:
-            self._close_progress_bar(bar, False)
-        if self.n_iter_ == epoch:
-            self._record_time(time.perf_counter() - start)
-        if stop == "interrupted":
-            self._warn_interrupted("the current weights")
-        self.fit_time_ = time.perf_counter() - start
+        self._train(streams, new_model=new_model, max_iter=1, validation=None)
         return self
 
     # -------------------------------------------------------------- internals
     def _initialize(self, ids):
-        """Fresh weights, optimizer and counters for the current vocabulary."""
+        """Fresh weights and optimizer for the current vocabulary."""
         self.classes_ = _classes_array(self._vocab.chars)
         self.n_classes_ = len(self.classes_)
         # bincount casts its input to int64: count in chunks of 256k ids (2 MB)
@@ -549,47 +470,53 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         self._net.init_params(self._rng)
         self._arch = (self.cell, self.hidden_size, self.n_layers)
         self._optimizer = None
-        self.n_iter_ = 0
         self.n_chars_seen_ = 0
 
-    def _snapshot(self):
-        """What :meth:`_restore` needs to undo an epoch: weights, optimizer state, counters, history length."""
-        return (
-            self._net.params.copy(),
-            copy.deepcopy(self._optimizer),
-            self.n_iter_,
-            self.n_chars_seen_,
-            len(self.loss_curve_),
-            len(self.time_curve_),
+    def _forget_fit(self):
+        """Back to unfitted: a new model diverged before it trained an epoch."""
+        for name in [*_FITTED_ATTRIBUTES, *_SAVED_ATTRIBUTES]:
+            self.__dict__.pop(name, None)
+
+    def _train(self, streams, *, new_model, max_iter, validation):
+        """Up to ``max_iter`` epochs over ``streams``, under :class:`skrnn.training.TrainingRun`."""
+        if self._optimizer is None or type(self._optimizer) is not OPTIMIZERS[self.optimizer]:
+            self._optimizer = OPTIMIZERS[self.optimizer](self._net.n_params)
+        self._net.dropout = float(self.dropout)
+        net = self._net
+        run = TrainingRun(
+            self,
+            new_model=new_model,
+            get_weights=net.params.copy,
+            set_weights=lambda params: np.copyto(net.params, params),
+            checkpoint=lambda: (
+                net.params.copy(),
+                copy.deepcopy(self._optimizer),
+                self.n_chars_seen_,
+            ),
+            restore=self._restore,
+            forget=self._forget_fit,
+            validate=None if validation is None else partial(self._mean_log_likelihood, validation),
+            max_iter=max_iter,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            max_time=self.max_time,
+            verbose=self.verbose,
+            advice=f"Lower learning_rate (now {self.learning_rate:g}) or set clip_norm (now "
+            f"{self.clip_norm}).",
+            on_epoch_end=self._print_sample if self.verbose >= 2 else None,
+            unit="window",
         )
+        n_windows = math.ceil(streams[0].shape[1] / self.seq_length)
+        with run, self._window_trainer(len(streams[0])) as train_window:
+            run.epochs(partial(self._train_epoch, streams, train_window), n_windows)
 
-    def _restore(self, snapshot):
-        params, optimizer, self.n_iter_, self.n_chars_seen_, n_loss, n_time = snapshot
-        self._net.params[...] = params
-        self._optimizer = optimizer
-        del self.loss_curve_[n_loss:], self.time_curve_[n_time:]
+    def _restore(self, checkpoint):
+        params, self._optimizer, self.n_chars_seen_ = checkpoint
+        np.copyto(self._net.params, params)
 
-    def _warn_diverged(self, epoch, exc):
-        warnings.warn(
-            f"Training diverged in epoch {epoch}: {exc}. Training stopped and the weights, optimizer state and "
-            f"history of the end of epoch {self.n_iter_} were restored"
-            f"{' (the initial weights)' if self.n_iter_ == 0 else ''}. Lower learning_rate (now "
-            f"{self.learning_rate:g}) or set clip_norm (now {self.clip_norm}).",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-
-    def _warn_interrupted(self, kept):
-        warnings.warn(
-            f"Training was interrupted (KeyboardInterrupt) after {self.n_iter_} epoch(s) in all (n_iter_; a partly "
-            f"trained epoch counts); the estimator keeps {kept}. Call partial_fit, or fit with warm_start=True, "
-            "to train further.",
-            UserWarning,
-            stacklevel=4,
-        )
-
-    def _record_time(self, seconds):
-        self.time_curve_.append((self.time_curve_[-1] if self.time_curve_ else 0.0) + seconds)
+    def _print_sample(self, epoch):
+        print(repr(self.sample(200, random_state=epoch)), flush=True)
 
     def _check_same_architecture(self):
         if (self.cell, self.hidden_size, self.n_layers) != self._arch:
@@ -598,19 +525,6 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 f"with {(self.cell, self.hidden_size, self.n_layers)} is impossible. Set those back, "
                 "or use warm_start=False (fit) to train a new model."
             )
-
-    def _sync_optimizer(self):
-        """Create the optimizer (or a new one when ``optimizer`` changed); apply the current dropout."""
-        if self._optimizer is None or type(self._optimizer) is not OPTIMIZERS[self.optimizer]:
-            self._optimizer = OPTIMIZERS[self.optimizer](self._net.n_params)
-        self._net.dropout = float(self.dropout)
-
-    def _set_epoch_learning_rate(self):
-        # The schedule depends only on the epochs already run, so partial_fit
-        # and warm_start continue it exactly.
-        self._optimizer.learning_rate = (
-            float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
-        )
 
     def _encode(self, documents, name, vocab=None):
         """Ids of the concatenated documents and the number of ids of each.
@@ -648,27 +562,8 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         L = n_pred // B
         return ids[: B * L].reshape(B, L), ids[1 : B * L + 1].reshape(B, L)
 
-    def _progress_bar(self, streams, epoch):
-        if self.verbose < 1:
-            return None
-        from tqdm.auto import tqdm
-
-        n_windows = math.ceil(streams[0].shape[1] / self.seq_length)
-        return tqdm(total=n_windows, desc=f"epoch {epoch}", unit="win", leave=True)
-
-    def _close_progress_bar(self, bar, validated):
-        if bar is None:
-            return
-        post = {"chars/s": f"{getattr(self, '_epoch_rate', 0.0):,.0f}"}
-        if self.loss_curve_:
-            post["train_loss"] = f"{self.loss_curve_[-1]:.4f}"
-        if validated and self.validation_scores_:
-            post["val_loss"] = f"{-self.validation_scores_[-1]:.4f}"
-        bar.set_postfix(post, refresh=False)
-        bar.close()
-
     @contextlib.contextmanager
-    def _training(self, n_streams):
+    def _window_trainer(self, n_streams):
         """The BLAS thread limit while training, and the function that trains one window.
 
         A :class:`skrnn.rnn.parallel.WindowTrainer` on one process, or on two
@@ -685,75 +580,49 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         ):
             yield trainer
 
-    def _train_epoch(self, streams, bar, deadline, loss_and_grads):
-        """One pass over the streams (``loss_and_grads`` trains a window), recorded in ``loss_curve_`` and ``n_iter_``.
+    def _train_epoch(self, streams, train_window, progress):
+        """One pass over the streams, window by window, reported to ``progress``.
 
-        Returns why the pass ended early: None (it did not), ``"time"``
-        (``deadline`` passed) or ``"interrupted"`` (``KeyboardInterrupt``). A
-        partial pass is recorded if at least one window was trained.
-
-        Raises ``_Diverged``, recording nothing, when a loss, gradient norm or
-        weight is not finite; the weights are then those before the last
-        window (whose update is not applied), and the caller restores a snapshot.
+        Raises :class:`skrnn.training.Diverged` when a loss, gradient norm or
+        weight is not finite; the update of that window is not applied.
         """
         inputs, targets = streams
-        B, L = inputs.shape
+        n_streams, length = inputs.shape
         T = self.seq_length
-        net, opt, rng = self._net, self._optimizer, self._rng
-        self._set_epoch_learning_rate()
-        state = net.zero_state(B)
-        total, count, stop = 0.0, 0, None
-        tic = time.perf_counter()
-        try:
-            for s in range(0, L, T):
-                x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
-                y = targets[:, s : s + T].T.astype(np.intp)
-                # Dropout: one generator per half of the streams, whatever the number of processes.
-                seeds = (
-                    tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout > 0 else None
+        net, optimizer, rng = self._net, self._optimizer, self._rng
+        # The schedule depends only on the epochs already run, so partial_fit
+        # and warm_start continue it exactly.
+        optimizer.learning_rate = float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
+        state = net.zero_state(n_streams)
+        total, count, tic = 0.0, 0, time.perf_counter()
+        for s in range(0, length, T):
+            x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
+            y = targets[:, s : s + T].T.astype(np.intp)
+            # Dropout: one generator per half of the streams, whatever the number of processes.
+            seeds = tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout else None
+            loss = train_window(x, y, state, seeds)
+            with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported
+                norm = clip_grad_norm_(net.grads, self.clip_norm)
+            if not math.isfinite(loss) or not math.isfinite(norm):
+                what, value = (
+                    ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
                 )
-                loss = loss_and_grads(x, y, state, seeds)
-                with np.errstate(
-                    invalid="ignore", over="ignore"
-                ):  # a non-finite norm is reported below
-                    norm = clip_grad_norm_(net.grads, self.clip_norm)
-                # Checked before the update, so the weights stay the last good ones.
-                if not math.isfinite(loss) or not math.isfinite(norm):
-                    what, value = (
-                        ("training loss", loss)
-                        if not math.isfinite(loss)
-                        else ("gradient norm", norm)
-                    )
-                    raise _Diverged(
-                        f"the {what} became {value} in window {s // T + 1} of {-(-L // T)}"
-                    )
-                opt.step(net.params, net.grads)
-                total += loss * x.size
-                count += x.size
-                self.n_chars_seen_ += x.size
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(
-                        {
-                            "chars/s": f"{count / (time.perf_counter() - tic):,.0f}",
-                            "loss": f"{total / count:.4f}",
-                        },
-                        refresh=False,
-                    )
-                if deadline is not None and time.perf_counter() > deadline:
-                    stop = "time"
-                    break
-        except KeyboardInterrupt:
-            stop = "interrupted"
+                raise Diverged(
+                    f"the {what} became {value} in window {s // T + 1} of {-(-length // T)}"
+                )
+            optimizer.step(net.params, net.grads)
+            total += loss * x.size
+            count += x.size
+            self.n_chars_seen_ += x.size
+            shown = (
+                {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}"} if self.verbose else {}
+            )
+            if progress.batch_done(total / count, **shown):
+                break
         # An update itself can overflow (a huge learning_rate): summing in
         # float64 is one pass and gives inf or NaN exactly when a weight is.
-        if count and not math.isfinite(float(np.sum(net.params, dtype=np.float64))):
-            raise _Diverged("the weights became infinite or NaN")
-        self._epoch_rate = count / max(time.perf_counter() - tic, 1e-9)
-        if count:
-            self.loss_curve_.append(total / count)
-            self.n_iter_ += 1
-        return stop
+        if not math.isfinite(float(np.sum(net.params, dtype=np.float64))):
+            raise Diverged("the weights became infinite or NaN")
 
     def _mean_log_likelihood(self, ids):
         """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass."""
@@ -1107,23 +976,26 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                     _copy_saved(vectors[name], arrays[key], key)
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = config["rng_state"]
-        for key in _SAVED_ATTRIBUTES:
-            setattr(self, key, config["fitted"][key])
+        read_history(self, config)
+        self.n_chars_seen_ = config["fitted"]["n_chars_seen_"]
+        self.n_train_chars_ = config["fitted"]["n_train_chars_"]
         return self
 
 
-# Fitted attributes that JSON holds exactly (Python floats round-trip through repr).
-_SAVED_ATTRIBUTES = (
-    "loss_curve_",
-    "time_curve_",
-    "validation_scores_",
-    "best_validation_score_",
-    "best_iter_",
-    "n_iter_",
-    "n_chars_seen_",
-    "n_train_chars_",
-    "fit_time_",
+# Fitted state that save() writes to weights.npz or rebuilds at load.
+_FITTED_ATTRIBUTES = (
+    "_vocab",
+    "_net",
+    "_arch",
+    "_optimizer",
+    "_rng",
+    "classes_",
+    "n_classes_",
+    "char_frequencies_",
 )
+
+# Fitted attributes that JSON holds exactly (Python floats round-trip through repr).
+_SAVED_ATTRIBUTES = (*HISTORY_ATTRIBUTES, "n_chars_seen_", "n_train_chars_")
 
 
 def _classes_array(chars):

@@ -23,14 +23,16 @@ import keras
 import numpy as np
 from keras import ops
 
+from .training import Diverged
+
 __all__ = [
     "POOLING_MODES",
-    "EpochProgress",
+    "BucketedBatches",
     "MaskedSequencePooling",
-    "NonFiniteLossGuard",
-    "TrainingMonitor",
     "build_model",
-    "train_epochs",
+    "set_weights_repairing_optimizer",
+    "train_epoch",
+    "validation_accuracy",
 ]
 
 POOLING_MODES = ("last", "max", "mean", "max_mean")
@@ -476,157 +478,58 @@ class BucketedBatches:
         return ds.with_options(options).prefetch(2)
 
 
-class NonFiniteLossGuard(keras.callbacks.Callback):
-    """Stop ``Model.fit`` at the first batch whose running loss is NaN or infinite.
+class _BatchReport(keras.callbacks.Callback):
+    """Report each batch's running loss to an epoch's progress; stop at a non-finite loss or the time budget.
 
-    Like ``keras.callbacks.TerminateOnNaN``, but it records where it happened
-    (:attr:`batch`, :attr:`value`) so that :func:`train_epochs` can restore the
-    last good weights.
+    Keras checks ``model.stop_training`` after every batch, so the epoch ends
+    at once. The non-finite loss is kept for :func:`train_epoch` to report.
     """
 
-    def __init__(self):
+    def __init__(self, progress):
         super().__init__()
-        self.batch = None
-        self.value = None
-
-    def reset(self):
-        self.batch = None
-        self.value = None
+        self.progress = progress
+        self.bad = None
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or self.value is not None:
+        if loss is None:
             return
         loss = float(loss)
         if not np.isfinite(loss):
-            self.batch, self.value = batch, loss
+            self.bad = (loss, batch + 1)
+            self.model.stop_training = True
+        elif self.progress.batch_done(loss, batches=batch + 1):
             self.model.stop_training = True
 
 
-class EpochProgress(keras.callbacks.Callback):
-    """A progress bar for one epoch, titled ``"Epoch n/N"`` (the estimator's ``verbose=2``).
+def train_epoch(model, train, progress):
+    """One epoch of ``Model.fit`` over ``train`` (a :class:`BucketedBatches`).
 
-    Keras's own bar estimates the remaining time from the first step, which
-    includes tracing the training function, and so shows an ETA of an hour at
-    first. This bar starts after that step: its estimate comes from real steps.
+    Each batch is reported to ``progress`` (a
+    :class:`skrnn.training.EpochProgress`). Raises
+    :class:`skrnn.training.Diverged` when the loss is not finite. On
+    ``KeyboardInterrupt``, an optimizer's weight moving average is swapped in
+    first, as the end of ``Model.fit`` would have done.
     """
-
-    def __init__(self, title, steps):
-        super().__init__()
-        self.title = title
-        self.steps = int(steps)
-        self._bar = None
-
-    def on_train_begin(self, logs=None):
-        print(self.title, flush=True)
-        self._bar = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._bar is None:
-            self._bar = keras.utils.Progbar(self.steps, stateful_metrics=["loss", "accuracy"])
-        values = [(k, float(v)) for k, v in (logs or {}).items() if k in ("loss", "accuracy")]
-        self._bar.update(batch + 1, values=values)
+    report = _BatchReport(progress)
+    try:
+        model.fit(train.dataset(), epochs=1, verbose=0, shuffle=False, callbacks=[report])
+    except KeyboardInterrupt:
+        _finalize_average(model)
+        raise
+    finally:
+        model.stop_training = False
+    if report.bad is not None:
+        value, batch = report.bad
+        raise Diverged(f"the training loss became {value} in batch {batch} of {len(train)}")
 
 
-class TrainingMonitor:
-    """Record per-epoch metrics, print one line per epoch, stop early.
-
-    Driven by :func:`train_epochs` (one ``Model.fit`` call per epoch).
-
-    Parameters
-    ----------
-    history : dict of str to list
-        Appended to in place (``loss``, ``accuracy`` and, with validation data,
-        ``val_loss`` and ``val_accuracy``), one entry per *completed* epoch:
-        an epoch cut short by ``KeyboardInterrupt`` or a non-finite loss is
-        not recorded.
-    early_stopping : bool
-        Stop when ``val_loss`` has not improved for ``patience`` epochs and, at
-        the end of training, restore the weights of the epoch with the lowest
-        ``val_loss``.
-    patience : int
-    print_epochs : bool
-        Print one line per epoch (the estimator's ``verbose=1``).
-    first_epoch : int
-        Number of epochs already trained (warm start), for the printed count.
-    total_epochs : int or None
-
-    Attributes
-    ----------
-    epochs_run : int
-        Completed epochs.
-    interrupted : bool
-        Training was stopped by ``KeyboardInterrupt``.
-    diverged : dict or None
-        When the loss became NaN or infinite: ``{"epoch": 0-based epoch,
-        "batch": batch index or None, "metric": "loss" or "val_loss",
-        "value": float}``. The weights were reset to those at the end of the
-        last completed epoch.
-    """
-
-    def __init__(
-        self,
-        history,
-        *,
-        early_stopping=False,
-        patience=2,
-        print_epochs=False,
-        first_epoch=0,
-        total_epochs=None,
-    ):
-        self.history = history
-        self.early_stopping = early_stopping
-        self.patience = int(patience)
-        self.print_epochs = print_epochs
-        self.first_epoch = int(first_epoch)
-        self.total_epochs = total_epochs
-        self.best_loss = np.inf
-        self.best_epoch = None
-        self.best_weights = None
-        self.epochs_run = 0
-        self.stop_training = False
-        self.interrupted = False
-        self.diverged = None
-        self._wait = 0
-
-    def end_epoch(self, model, epoch, logs, seconds=0.0):
-        """Record ``logs`` for ``epoch`` (0-based); returns whether to stop."""
-        self.epochs_run += 1
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if key in logs:
-                self.history.setdefault(key, []).append(float(logs[key]))
-        if self.print_epochs:
-            n = self.first_epoch + epoch + 1
-            total = f"/{self.first_epoch + self.total_epochs}" if self.total_epochs else ""
-            parts = [f"Epoch {n}{total}", f"{seconds:.1f}s"]
-            parts += [
-                f"{k}: {logs[k]:.4f}"
-                for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-                if k in logs
-            ]
-            print(" - ".join(parts), flush=True)
-        if self.early_stopping and "val_loss" in logs:
-            val_loss = float(logs["val_loss"])
-            if val_loss < self.best_loss:
-                self.best_loss = val_loss
-                self.best_epoch = epoch
-                self.best_weights = model.get_weights()
-                self._wait = 0
-            else:
-                self._wait += 1
-                if self._wait >= self.patience:
-                    self.stop_training = True
-        return self.stop_training
-
-    def finish(self, model):
-        """Restore the best epoch's weights if the current ones are not that epoch's."""
-        if (
-            self.early_stopping
-            and self.best_weights is not None
-            and (self.best_epoch != self.epochs_run - 1 or self.interrupted)
-        ):
-            model.set_weights(self.best_weights)
-        self.best_weights = None
+def validation_accuracy(model, validation):
+    """Accuracy on ``validation`` (a dataset with targets); NaN when the loss is not finite."""
+    scores = model.evaluate(validation, verbose=0, return_dict=True)
+    if not np.isfinite(float(scores["loss"])):
+        return float("nan")
+    return float(scores.get("accuracy", scores.get("compile_metrics", np.nan)))
 
 
 def _finalize_average(model):
@@ -636,13 +539,14 @@ def _finalize_average(model):
         optimizer.finalize_variable_values(model.trainable_weights)
 
 
-def _repair_optimizer(model):
-    """After the weights were reset to good values, clear non-finite optimizer state.
+def set_weights_repairing_optimizer(model, weights):
+    """Put ``weights`` back after a non-finite step, and clear the optimizer's non-finite state.
 
     Non-finite slots (Adam's moments) are zeroed; the weight moving average,
-    if any, is reset to the (restored) weights, which is what it held at the
-    end of the last good epoch.
+    if any, is reset to the restored weights, which is what it held when they
+    were copied out (at the end of an epoch).
     """
+    model.set_weights(weights)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         return
@@ -655,94 +559,9 @@ def _repair_optimizer(model):
         if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
             var.assign(np.zeros_like(value))
     if getattr(optimizer, "use_ema", False) and averages:
-        for var, average in zip(model.trainable_weights, averages):
+        for var, average in zip(model.trainable_weights, averages, strict=True):
             if average is not None:
                 average.assign(var)
-
-
-def train_epochs(
-    model, train, *, epochs, monitor, validation=None, keras_verbose=0, callbacks=None
-):
-    """Train ``model`` epoch by epoch on ``train`` (a :class:`BucketedBatches`).
-
-    With ``keras_verbose``, each epoch shows an :class:`EpochProgress` bar
-    titled with the epoch's number (counted as ``monitor`` counts).
-
-    Each epoch is one ``Model.fit`` call, so that an optimizer with a weight
-    moving average swaps the average in before the validation loss is
-    measured (on ``validation``, a :class:`BucketedBatches` with targets).
-    Returns ``monitor``.
-
-    Faults are handled here, never propagated half-way:
-
-    * ``KeyboardInterrupt`` stops training at once; ``monitor.interrupted`` is
-      set, the weight moving average (if any) is swapped in, and then, as at
-      any end of training, :meth:`TrainingMonitor.finish` restores the best
-      validation epoch's weights (with early stopping); otherwise the current
-      weights are kept.
-    * A NaN or infinite ``loss`` (checked after every batch by
-      :class:`NonFiniteLossGuard` and at the end of the epoch) or
-      ``val_loss`` stops training; the weights and optimizer state go back
-      to those at the end of the last completed epoch (the starting weights
-      when it is the first) and ``monitor.diverged`` describes what happened.
-    """
-    import time
-
-    guard = NonFiniteLossGuard()
-    callbacks = [guard, *(callbacks or [])]
-    try:
-        val_ds = None if validation is None else validation.dataset()
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            train_ds = train.dataset()  # a new shuffle every epoch
-            last_good = model.get_weights()
-            guard.reset()
-            epoch_callbacks = callbacks
-            if keras_verbose:
-                n = monitor.first_epoch + epoch + 1
-                total = (
-                    f"/{monitor.first_epoch + monitor.total_epochs}" if monitor.total_epochs else ""
-                )
-                epoch_callbacks = [*callbacks, EpochProgress(f"Epoch {n}{total}", len(train))]
-            history = model.fit(
-                train_ds, epochs=1, verbose=0, shuffle=False, callbacks=epoch_callbacks
-            )
-            logs = {k: v[-1] for k, v in history.history.items()}
-            bad = None
-            if guard.value is not None:
-                bad = {"epoch": epoch, "batch": guard.batch, "metric": "loss", "value": guard.value}
-            elif "loss" in logs and not np.isfinite(float(logs["loss"])):
-                bad = {
-                    "epoch": epoch,
-                    "batch": None,
-                    "metric": "loss",
-                    "value": float(logs["loss"]),
-                }
-            elif val_ds is not None:
-                val = model.evaluate(val_ds, verbose=0, return_dict=True)
-                logs["val_loss"] = val["loss"]
-                logs["val_accuracy"] = val.get("accuracy", val.get("compile_metrics", np.nan))
-                if not np.isfinite(float(logs["val_loss"])):
-                    bad = {
-                        "epoch": epoch,
-                        "batch": None,
-                        "metric": "val_loss",
-                        "value": float(logs["val_loss"]),
-                    }
-            if bad is not None:
-                model.set_weights(last_good)
-                _repair_optimizer(model)
-                monitor.diverged = bad
-                break
-            del last_good
-            if monitor.end_epoch(model, epoch, logs, time.perf_counter() - t0):
-                break
-    except KeyboardInterrupt:
-        monitor.interrupted = True
-        _finalize_average(model)
-    model.stop_training = False
-    monitor.finish(model)
-    return monitor
 
 
 def warm_up():

@@ -16,6 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -23,7 +24,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._persistence import CONFIG_FILE, IncompatibleFileError, SavedFolderMixin, read_arrays
 from .baseline import NBLogCountRatio
 from .text import OOV_ID, PAD_ID, WordTokenizer, check_documents
+from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history
 
 __all__ = ["LSTMSentimentClassifier"]
 
@@ -696,6 +697,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "lowercase": ["boolean"],
         "random_state": ["random_state"],
@@ -735,8 +738,10 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         learning_rate=0.002,
         ema_momentum=None,
         validation_fraction=0.1,
-        early_stopping=False,
-        n_iter_no_change=1,
+        early_stopping=True,
+        n_iter_no_change=3,
+        tol=1e-4,
+        max_time=None,
         class_weight=None,
         lowercase=True,
         random_state=None,
@@ -769,6 +774,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.max_time = max_time
         self.class_weight = class_weight
         self.lowercase = lowercase
         self.random_state = random_state
@@ -1056,9 +1063,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         """Back to the unfitted state (after a fit that produced no usable model)."""
         self._release_model()
         for attr in (
-            "history_",
-            "n_iter_",
-            "best_epoch_",
+            *HISTORY_ATTRIBUTES,
             "tokenizer_",
             "classes_",
             "input_kind_",
@@ -1070,83 +1075,47 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         ):
             self.__dict__.pop(attr, None)
 
-    def _train(self, sequences, targets, sample_weight, *, epochs, rng, validation=None):
-        """Run up to ``epochs`` epochs of Keras training; returns the monitor."""
+    def _train(self, sequences, targets, sample_weight, *, new_model, epochs, rng, validation=None):
+        """Up to ``epochs`` epochs of the LSTM, under :class:`skrnn.training.TrainingRun`."""
         km = _keras_model_module(self.verbose)
-        shuffle_seed = int(rng.randint(np.iinfo(np.int32).max))
-        sw = None if sample_weight is None else sample_weight.astype(np.float32)
-        n_replicas = _num_replicas(self.model_)
+        model = self.model_
+        n_replicas = _num_replicas(model)
         train = km.BucketedBatches(
             sequences,
             targets,
-            sw,
+            None if sample_weight is None else sample_weight.astype(np.float32),
             batch_size=self.batch_size,
             shuffle=True,
-            seed=shuffle_seed,
+            seed=int(rng.randint(np.iinfo(np.int32).max)),
             n_replicas=n_replicas,
         )
-        val = None
+        validate = None
         if validation is not None:
-            val_seqs, val_targets = validation
             val_batch = max(self.batch_size, _PREDICT_BATCH_SIZE)
             if n_replicas > 1:  # a first batch that splits evenly (see BucketedBatches)
-                val_batch = min(val_batch, len(val_seqs)) // n_replicas * n_replicas
-            val = km.BucketedBatches(val_seqs, val_targets, batch_size=val_batch)
-        if not hasattr(self, "history_"):
-            self.history_ = {}
-        monitor = km.TrainingMonitor(
-            self.history_,
-            early_stopping=validation is not None,
-            patience=self.n_iter_no_change,
-            print_epochs=self.verbose == 1,
-            first_epoch=getattr(self, "n_iter_", 0),
-            total_epochs=epochs,
+                val_batch = min(val_batch, len(validation[0])) // n_replicas * n_replicas
+            val_data = km.BucketedBatches(*validation, batch_size=val_batch).dataset()
+            validate = partial(km.validation_accuracy, model, val_data)
+        run = TrainingRun(
+            self,
+            new_model=new_model,
+            get_weights=model.get_weights,
+            set_weights=model.set_weights,
+            checkpoint=model.get_weights,
+            restore=partial(km.set_weights_repairing_optimizer, model),
+            forget=self._forget_fit,
+            validate=validate,
+            max_iter=epochs,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            max_time=self.max_time,
+            verbose=self.verbose,
+            advice=f"Lower learning_rate (now {self.learning_rate}) and check sample_weight and "
+            "class_weight for extreme values.",
         )
-        with _quiet(self.verbose):
-            km.train_epochs(
-                self.model_,
-                train,
-                epochs=epochs,
-                monitor=monitor,
-                validation=val,
-                keras_verbose=1 if self.verbose == 2 else 0,
-            )
-        self.n_iter_ = getattr(self, "n_iter_", 0) + monitor.epochs_run
-        return monitor
-
-    def _handle_faults(self, monitor, *, fresh):
-        """Warn about (or, when nothing usable was learnt, raise for) an interrupted or diverged run."""
-        if monitor.diverged is not None:
-            d = monitor.diverged
-            epoch = self.n_iter_ + 1
-            where = f"epoch {epoch}" + ("" if d["batch"] is None else f", batch {d['batch'] + 1}")
-            advice = (
-                f"Lower learning_rate (now {self.learning_rate}) and check sample_weight and class_weight "
-                "for extreme values."
-            )
-            if fresh and monitor.epochs_run == 0:
-                self._forget_fit()
-                raise ValueError(
-                    f"Training diverged: the {d['metric']} became {d['value']} in {where}, before any epoch "
-                    f"completed, so there are no usable weights and the estimator is left unfitted. {advice}"
-                )
-            warnings.warn(
-                f"Training stopped early: the {d['metric']} became {d['value']} in {where}. The weights "
-                f"from the end of epoch {epoch - 1} were restored (n_iter_={self.n_iter_}). {advice}",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        if monitor.interrupted:
-            if monitor.early_stopping and monitor.best_epoch is not None:
-                kept = f"the weights of the best validation epoch ({monitor.best_epoch + 1} of this fit)"
-            else:
-                kept = "the current weights"
-            warnings.warn(
-                f"Training was interrupted (KeyboardInterrupt) after {monitor.epochs_run} completed "
-                f"epoch(s) of this call; the estimator is fitted with {kept}, n_iter_={self.n_iter_}.",
-                UserWarning,
-                stacklevel=3,
-            )
+        with run, _quiet(self.verbose):
+            run.epochs(partial(km.train_epoch, model, train), len(train))
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1234,26 +1203,26 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
 
         if use_ngrams and not warm:
             self._fit_ngrams(X_ngrams, y_encoded, train_idx, val_idx, sw_train)
-        monitor = None
         if use_lstm:
             validation = None
-            if self.early_stopping:
+            if val_idx is not None:
                 validation = ([sequences[i] for i in val_idx], targets[val_idx])
             if not warm:
                 self.model_ = self._build_model(model_seed)
-            monitor = self._train(
+            self._train(
                 [sequences[i] for i in train_idx],
                 targets[train_idx],
                 sw_train,
+                new_model=not warm,
                 epochs=self._n_epochs(len(train_idx)),
                 rng=rng,
                 validation=validation,
             )
-            self.best_epoch_ = None if monitor.best_epoch is None else monitor.best_epoch + 1
         else:
             self.model_ = None
-            self.best_epoch_ = None
-            self.history_, self.n_iter_ = {}, 0
+            self.n_iter_, self.loss_curve_, self.time_curve_ = 0, [], []
+            self.validation_scores_ = self.best_validation_score_ = self.best_iter_ = None
+            self.fit_time_ = None
         if use_ngrams:
             val_sequences = [sequences[i] for i in val_idx] if use_lstm else None
             features = self._path_features(val_sequences, X_ngrams[val_idx])
@@ -1262,8 +1231,6 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             self.combiner_ = None
             self.ngram_coef_ = self.ngram_intercept_ = self.ngram_C_ = None
         self.paths_ = self.paths
-        if monitor is not None:
-            self._handle_faults(monitor, fresh=not warm)
         return self
 
     def _n_epochs(self, n_train):
@@ -1400,8 +1367,6 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 raise
             try:
                 sample_weight = self._check_sample_weight(sample_weight, len(items), y)
-                self.__dict__.pop("history_", None)
-                self.__dict__.pop("n_iter_", None)
                 sequences = self._sequences(items, kind, fit_tokenizer=True)
             except BaseException:
                 self._forget_fit()
@@ -1428,15 +1393,15 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         if first:
             self.model_ = self._build_model(int(rng.randint(np.iinfo(np.int32).max // 1000)))
-            self.best_epoch_ = None
             # The n-gram path learns from all the data at once: partial_fit trains the LSTM alone.
             self.paths_, self.combiner_ = "lstm", None
             self.ngram_coef_ = self.ngram_intercept_ = self.ngram_C_ = None
         else:
             # A fresh shuffling seed per call, reproducible from random_state.
             rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max) + self.n_iter_)
-        monitor = self._train(sequences, self._targets(y_encoded), sample_weight, epochs=1, rng=rng)
-        self._handle_faults(monitor, fresh=first)
+        self._train(
+            sequences, self._targets(y_encoded), sample_weight, new_model=first, epochs=1, rng=rng
+        )
         return self
 
     # --------------------------------------------------------------- predict
@@ -1576,9 +1541,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
             "input_kind": self.input_kind_,
             "tokenizer": None if self.tokenizer_ is None else self.tokenizer_.to_config(),
-            "history": self.history_,
-            "n_iter": int(self.n_iter_),
-            "best_epoch": self.best_epoch_,
+            "fitted": {key: getattr(self, key) for key in HISTORY_ATTRIBUTES},
             "paths": self.paths_,
             "ngram_C": self.ngram_C_,
             "combiner": None
@@ -1637,9 +1600,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 if config["tokenizer"] is None
                 else WordTokenizer.from_config(config["tokenizer"])
             )
-            est.history_ = {str(k): [float(x) for x in v] for k, v in config["history"].items()}
-            est.n_iter_ = int(config["n_iter"])
-            est.best_epoch_ = None if config["best_epoch"] is None else int(config["best_epoch"])
+            read_history(est, config)
             # Saves from before the n-gram path hold the LSTM alone.
             est.paths_ = config.get("paths", "lstm")
             if est.paths_ not in PATHS:

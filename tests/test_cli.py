@@ -309,7 +309,7 @@ def test_generate_shows_progress_unless_quiet(capsys, tmp_path):
     code, _, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5")
     assert code == 0, err
     assert (
-        "epoch 1" in err and "Trained 1 epoch(s)" in err
+        "Epoch 1/" in err and "Trained 1 epoch(s)" in err
     )  # the estimator's progress bar, then a summary
     code, out, err = run_main(capsys, "generate", str(corpus), *TINY, "--chars", "5", "--quiet")
     assert code == 0
