@@ -90,8 +90,9 @@ def test_fit_predict_learns_the_signal(fitted_classifier, make_reviews):
         fitted_classifier.predict(X_test), fitted_classifier.classes_[proba.argmax(axis=1)]
     )
     assert fitted_classifier.n_iter_ == 6
-    assert set(fitted_classifier.history_) == {"loss", "accuracy"}
-    assert len(fitted_classifier.history_["loss"]) == 6
+    assert len(fitted_classifier.loss_curve_) == len(fitted_classifier.time_curve_) == 6
+    # paths="both" holds data out for the combiner: the LSTM is validated on it after each epoch.
+    assert len(fitted_classifier.validation_scores_) == 6
     assert fitted_classifier.tokenizer_.vocabulary and fitted_classifier.input_kind_ == "text"
     assert "br" not in fitted_classifier.tokenizer_.vocabulary  # HTML line breaks are removed
 
@@ -263,41 +264,9 @@ def test_early_stopping_records_validation_and_restores_best(small_reviews, tiny
     clf = LSTMSentimentClassifier(
         **{**tiny_classifier_params, "early_stopping": True, "max_iter": 4, "n_iter_no_change": 2}
     ).fit(X, y)
-    assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert all(len(v) == clf.n_iter_ for v in clf.history_.values())
-    assert clf.best_epoch_ == int(np.argmin(clf.history_["val_loss"])) + 1
-
-
-def test_training_monitor_stops_and_restores_best_weights():
-    from skrnn.keras_model import TrainingMonitor
-
-    class FakeModel:
-        def __init__(self):
-            self.weights = 0
-
-        def get_weights(self):
-            return self.weights
-
-        def set_weights(self, w):
-            self.weights = w
-
-    model = FakeModel()
-    history = {}
-    monitor = TrainingMonitor(history, early_stopping=True, patience=2)
-    stops = []
-    for epoch, val_loss in enumerate([0.5, 0.3, 0.4, 0.35]):
-        model.weights = epoch
-        stops.append(
-            monitor.end_epoch(
-                model,
-                epoch,
-                {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5},
-            )
-        )
-    assert stops == [False, False, False, True]
-    monitor.finish(model)
-    assert model.weights == 1 and monitor.best_epoch == 1
-    assert history["val_loss"] == [0.5, 0.3, 0.4, 0.35]
+    assert len(clf.loss_curve_) == len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_iter_ == int(np.argmax(clf.validation_scores_)) + 1
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
 def test_warm_start_continues_training(small_reviews, tiny_classifier_params):
@@ -308,7 +277,7 @@ def test_warm_start_continues_training(small_reviews, tiny_classifier_params):
     model, vocab = clf.model_, clf.tokenizer_.vocabulary
     clf.fit(X, y)
     assert clf.model_ is model and clf.tokenizer_.vocabulary is vocab
-    assert clf.n_iter_ == 2 and len(clf.history_["loss"]) == 2
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     clf.set_params(warm_start=False).fit(X, y)
     assert clf.model_ is not model and clf.n_iter_ == 1
 
@@ -321,7 +290,7 @@ def test_partial_fit(small_reviews, tiny_classifier_params):
     for _ in range(3):
         clf.partial_fit(X[:80], y[:80], classes=[0, 1])
         clf.partial_fit(X[80:], y[80:])
-    assert clf.n_iter_ == 6 and len(clf.history_["loss"]) == 6
+    assert clf.n_iter_ == 6 and len(clf.loss_curve_) == 6
     assert clf.score(X, y) > 0.8
     with pytest.raises(ValueError, match="not in classes"):
         clf.partial_fit(X[:4], [0, 1, 2, 1])
@@ -511,19 +480,20 @@ def test_partial_fit_trains_the_lstm_path(small_reviews, tiny_classifier_params)
 def test_verbose_2_titles_each_epoch(small_reviews, capsys, tiny_classifier_params):
     X, y = small_reviews
     LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2, "verbose": 2}).fit(X, y)
-    out = capsys.readouterr().out
-    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    err = capsys.readouterr().err
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err
 
 
 # ------------------------------------------------------------------ verbose
-def test_verbose_1_prints_one_line_per_epoch(small_reviews, capsys, tiny_classifier_params):
+def test_verbose_1_shows_one_bar_per_epoch(small_reviews, capsys, tiny_classifier_params):
     X, y = small_reviews
     LSTMSentimentClassifier(
         **{**tiny_classifier_params, "max_iter": 2, "verbose": 1, "early_stopping": True}
     ).fit(X, y)
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith("Epoch 1/2") and "val_loss" in lines[0]
+    captured = capsys.readouterr()
+    bars = [line for line in captured.err.split("\n") if line.strip()]
+    assert len(bars) == 2 and captured.out == ""
+    assert "Epoch 1/2" in bars[0] and "validation score" in bars[0] and "Epoch 2/2" in bars[1]
 
 
 def test_verbose_0_prints_nothing_in_a_fresh_process(
@@ -566,7 +536,7 @@ def test_pickle_round_trip_in_process(fitted_classifier, small_reviews):
     again = pickle.loads(pickle.dumps(fitted_classifier))
     np.testing.assert_array_equal(again.predict_proba(X), fitted_classifier.predict_proba(X))
     assert again.model_ is not fitted_classifier.model_
-    assert again.history_ == fitted_classifier.history_
+    assert again.loss_curve_ == fitted_classifier.loss_curve_
 
 
 def test_joblib_file_loads_in_a_fresh_process(fitted_classifier, small_reviews, tmp_path):
