@@ -8,14 +8,13 @@ sampling, next-character prediction and likelihood scoring.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import time
 import warnings
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -24,27 +23,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._persistence import SavedFolderMixin, read_arrays
-from .rnn import CELLS, OPTIMIZERS, CharRNN, clip_grad_norm_, parallel, split_step
+from .rnn import OPTIMIZERS, CharRNN, parallel, tbptt
 from .rnn.inference import log_likelihood_sum, next_symbol_logits
-from .rnn.sampling import sample_ids
+from .rnn.sampling import sample_ids, two_processes_pay
+from .rnn.saving import copy_checked, network_arrays, network_config, read_network
 from .text import CharVocabulary, check_documents
-from .training import HISTORY_ATTRIBUTES, Diverged, TrainingRun, read_history
+from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history
 
 __all__ = ["CharRNNGenerator"]
 
-# With n_jobs=2, sample() steps the network on two processes (skrnn.rnn.split_step)
-# when the recurrent weights exceed this and the sample is at least
-# _SPLIT_SAMPLING_MIN_CHARS long (starting the second process takes ~10 ms).
-# Measured on 2 cores, one stream: 0.4 MB of weights (LSTM 128) 0.8x as fast
-# as one process, 0.8 MB (LSTM 192) 1.05x, 0.9 MB (2 x LSTM 128) 1.1x, 1 MB
-# (LSTM 256) 1.4x, 3 MB (the default 2 x LSTM 256) 2.3x.
-_SPLIT_SAMPLING_MIN_BYTES = 3 << 18
-_SPLIT_SAMPLING_MIN_CHARS = 2000
-# With n_jobs=2, fit() trains each window on two processes, half the streams
-# each (skrnn.rnn.split_batch), from this much work per window (seq_length x
-# streams x hidden_size x n_layers) and this many streams.
-_SPLIT_TRAINING_MIN_WORK = 1 << 16
-_SPLIT_TRAINING_MIN_STREAMS = 8
 _WEIGHTS_FILE = "weights.npz"
 
 
@@ -80,19 +67,12 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     (a letter and its accent are two characters), ``"\\r\\n"`` (two
     characters) and even lone surrogates round-trip exactly.
 
-    Interruption: a ``KeyboardInterrupt`` (Ctrl-C) during ``fit`` or
-    ``partial_fit`` stops training cleanly, as in skorch, with a
-    ``UserWarning``. The estimator stays fitted: a partly trained epoch counts
-    as an epoch (in ``n_iter_``, ``loss_curve_`` and ``time_curve_``; it gets
-    no validation score), and with validation the weights of the best
-    validated epoch are restored, otherwise the current weights are kept.
-
-    Divergence: a non-finite training loss, gradient norm, weight or
-    validation score stops training at once with a
-    :class:`~sklearn.exceptions.ConvergenceWarning`. The update that produced
-    it is not applied, and the weights, optimizer state and history of the end
-    of the last good epoch (the initial ones if it was the first) are
-    restored: the model never holds NaN weights.
+    Training follows the rules it shares with
+    :class:`~skrnn.LSTMSentimentClassifier` (:mod:`skrnn.training`; the user
+    guide's "Training" section): Ctrl-C stops it with a warning and leaves a
+    fitted model, a non-finite value undoes the epoch with a
+    :class:`~sklearn.exceptions.ConvergenceWarning` (the model never holds
+    NaN weights), and a partly trained epoch counts.
 
     Saving: :meth:`save` writes a folder that :meth:`load` reads back with
     JSON and ``numpy.load(allow_pickle=False)``, so loading executes no stored
@@ -132,8 +112,9 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     max_iter : int, default=20
         Maximum number of epochs (passes over the training text).
     max_time : float or None, default=None
-        Wall-clock budget of one ``fit`` in seconds, checked between windows
-        (the last epoch may then be partial; its validation pass still runs).
+        Training budget of one ``fit`` or ``partial_fit`` in seconds, checked
+        after every window (the last epoch may then be partial; its validation
+        pass still runs).
     validation_fraction : float, default=0.1
         Fraction of the text held out as validation data: the contiguous
         *tail* of the concatenated documents. 0 disables validation.
@@ -184,8 +165,8 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         Mean training loss of every epoch, in nats per character (with dropout
         active).
     time_curve_ : list of float
-        Training seconds (validation included) at the end of every epoch,
-        counted like ``loss_curve_``.
+        Cumulative training seconds at the end of every epoch, counted like
+        ``loss_curve_``.
     validation_scores_ : list of float or None
         Validation score after every epoch of the last ``fit``: the mean
         log-likelihood of the held-out tail in nats per character, i.e. the
@@ -203,7 +184,8 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     n_train_chars_ : int
         Characters of the last training text (after the validation split).
     fit_time_ : float
-        Seconds spent in the last ``fit`` or ``partial_fit``.
+        Seconds of training (validation included) in the last ``fit`` or
+        ``partial_fit``.
 
     See Also
     --------
@@ -217,28 +199,14 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     (``benchmarks/char_rnn_quality.py``; figures in the benchmarks page).
     Longer training of larger models benefits from ``dropout`` (0.2-0.5).
 
-    Threads and processes. ``fit`` uses up to 2 BLAS threads, never more
-    than the limit in force when it starts, so fits run side by side
-    (joblib or Dask workers, an outer ``threadpoolctl.threadpool_limits(1)``)
-    each keep to one. With ``n_jobs=2`` (Linux, 2 allowed CPUs, not in a
-    daemonic process):
-
-    - ``fit`` and ``partial_fit`` train every window of large enough models
-      on two processes, this one and a forked child, each running half of
-      the ``batch_size`` streams on one BLAS thread
-      (:mod:`skrnn.rnn.split_batch`);
-    - ``sample`` steps models with more than 0.75 MB of recurrent weights on
-      two processes, each owning part of every layer's units and keeping its
-      part of the weights in its own core's cache (x86-64 Linux;
-      :mod:`skrnn.rnn.split_step`).
-
-    The second process lives only as long as the call, dies with its parent,
-    and is dropped when it stops paying: when another job takes a core, the
-    call goes on in one process (:class:`skrnn.rnn.parallel.Pacer`). A fork
-    that fails means one process, with a ``RuntimeWarning``. A second
-    process that dies, fails or stops answering raises
-    :class:`skrnn.rnn.SecondProcessError` (a ``RuntimeError``); the
-    estimator keeps the weights of its last completed window.
+    Threads and processes: ``fit`` uses up to 2 BLAS threads, never more
+    than the limit in force when it starts. With ``n_jobs=2`` a second,
+    forked process shares the work of large enough models; it lives only as
+    long as the call, dies with its parent, and is dropped when it stops
+    paying. A second process that dies, fails or stops answering raises
+    :class:`skrnn.rnn.SecondProcessError` (a ``RuntimeError``); the estimator
+    keeps the weights of its last completed window. The user guide's
+    "n_jobs" section has the details and the measured gains.
 
     Inference (``predict``, ``predict_proba``, ``score``,
     ``bits_per_character``, ``perplexity``, ``sample``) keeps its work
@@ -261,7 +229,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "cell": [StrOptions({"rnn", "lstm", "gru"})],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
@@ -468,7 +436,6 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             self.n_classes_, self.hidden_size, self.n_layers, self.cell, self.dropout
         )
         self._net.init_params(self._rng)
-        self._arch = (self.cell, self.hidden_size, self.n_layers)
         self._optimizer = None
         self.n_chars_seen_ = 0
 
@@ -486,7 +453,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         run = TrainingRun(
             self,
             new_model=new_model,
-            get_weights=net.params.copy,
+            get_weights=lambda: net.params.copy(),  # params may move to shared memory
             set_weights=lambda params: np.copyto(net.params, params),
             checkpoint=lambda: (
                 net.params.copy(),
@@ -508,8 +475,27 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             unit="window",
         )
         n_windows = math.ceil(streams[0].shape[1] / self.seq_length)
-        with run, self._window_trainer(len(streams[0])) as train_window:
-            run.epochs(partial(self._train_epoch, streams, train_window), n_windows)
+        with run, parallel.window_trainer(net, self.seq_length, len(streams[0]), self.n_jobs) as tw:
+            # The schedule depends only on the epochs already run, so partial_fit
+            # and warm_start continue it exactly.
+            run.epochs(
+                lambda progress: tbptt.train_epoch(
+                    net,
+                    self._optimizer,
+                    streams,
+                    tw,
+                    progress,
+                    learning_rate=self.learning_rate * self.lr_decay**self.n_iter_,
+                    seq_length=self.seq_length,
+                    clip_norm=self.clip_norm,
+                    rng=self._rng,
+                    on_window=self._count_chars,
+                ),
+                n_windows,
+            )
+
+    def _count_chars(self, n_chars):
+        self.n_chars_seen_ += n_chars
 
     def _restore(self, checkpoint):
         params, self._optimizer, self.n_chars_seen_ = checkpoint
@@ -519,9 +505,10 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         print(repr(self.sample(200, random_state=epoch)), flush=True)
 
     def _check_same_architecture(self):
-        if (self.cell, self.hidden_size, self.n_layers) != self._arch:
+        fitted = (self._net.cell, self._net.hidden_size, self._net.n_layers)
+        if (self.cell, self.hidden_size, self.n_layers) != fitted:
             raise ValueError(
-                f"The fitted model has cell, hidden_size, n_layers = {self._arch}; continuing it "
+                f"The fitted model has cell, hidden_size, n_layers = {fitted}; continuing it "
                 f"with {(self.cell, self.hidden_size, self.n_layers)} is impossible. Set those back, "
                 "or use warm_start=False (fit) to train a new model."
             )
@@ -543,86 +530,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         return ids, lengths
 
     def _make_streams(self, ids, what):
-        """Cut ``ids`` into parallel streams: inputs and targets of shape ``(B, L)`` (views, no copy)."""
-        T = self.seq_length
-        n_pred = len(ids) - 1
-        if n_pred < T:
-            raise ValueError(
-                f"{what} has {len(ids)} characters; training needs at least seq_length + 1 = {T + 1}. "
-                "Use a longer text or a smaller seq_length (or validation_fraction)."
-            )
-        B = min(self.batch_size, n_pred // T)
-        if self.batch_size > B:
-            warnings.warn(
-                f"{what} has {len(ids)} characters: too few for batch_size={self.batch_size} streams "
-                f"of seq_length={T}; using {B} streams. Lower batch_size to silence this warning.",
-                UserWarning,
-                stacklevel=3,
-            )
-        L = n_pred // B
-        return ids[: B * L].reshape(B, L), ids[1 : B * L + 1].reshape(B, L)
-
-    @contextlib.contextmanager
-    def _window_trainer(self, n_streams):
-        """The BLAS thread limit while training, and the function that trains one window.
-
-        A :class:`skrnn.rnn.parallel.WindowTrainer` on one process, or on two
-        (:meth:`_split_training`), whose child then lives as long as the
-        ``with`` block: its work arrays are allocated once per fit.
-        """
-        n_processes = parallel.n_processes(self.n_jobs) if self._split_training(n_streams) else 1
-        n_threads = parallel.n_blas_threads()
-        with (
-            parallel.blas_limit(n_threads),
-            parallel.WindowTrainer(
-                self._net, self.seq_length, n_streams, n_processes, n_threads
-            ) as trainer,
-        ):
-            yield trainer
-
-    def _train_epoch(self, streams, train_window, progress):
-        """One pass over the streams, window by window, reported to ``progress``.
-
-        Raises :class:`skrnn.training.Diverged` when a loss, gradient norm or
-        weight is not finite; the update of that window is not applied.
-        """
-        inputs, targets = streams
-        n_streams, length = inputs.shape
-        T = self.seq_length
-        net, optimizer, rng = self._net, self._optimizer, self._rng
-        # The schedule depends only on the epochs already run, so partial_fit
-        # and warm_start continue it exactly.
-        optimizer.learning_rate = float(self.learning_rate) * float(self.lr_decay) ** self.n_iter_
-        state = net.zero_state(n_streams)
-        total, count, tic = 0.0, 0, time.perf_counter()
-        for s in range(0, length, T):
-            x = inputs[:, s : s + T].T.astype(np.intp)  # (T, B), a small copy per window
-            y = targets[:, s : s + T].T.astype(np.intp)
-            # Dropout: one generator per half of the streams, whatever the number of processes.
-            seeds = tuple(int(v) for v in rng.integers(2**63, size=2)) if net.dropout else None
-            loss = train_window(x, y, state, seeds)
-            with np.errstate(invalid="ignore", over="ignore"):  # a non-finite norm is reported
-                norm = clip_grad_norm_(net.grads, self.clip_norm)
-            if not math.isfinite(loss) or not math.isfinite(norm):
-                what, value = (
-                    ("training loss", loss) if not math.isfinite(loss) else ("gradient norm", norm)
-                )
-                raise Diverged(
-                    f"the {what} became {value} in window {s // T + 1} of {-(-length // T)}"
-                )
-            optimizer.step(net.params, net.grads)
-            total += loss * x.size
-            count += x.size
-            self.n_chars_seen_ += x.size
-            shown = (
-                {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}"} if self.verbose else {}
-            )
-            if progress.batch_done(total / count, **shown):
-                break
-        # An update itself can overflow (a huge learning_rate): summing in
-        # float64 is one pass and gives inf or NaN exactly when a weight is.
-        if not math.isfinite(float(np.sum(net.params, dtype=np.float64))):
-            raise Diverged("the weights became infinite or NaN")
+        return tbptt.make_streams(ids, self.seq_length, self.batch_size, what)
 
     def _mean_log_likelihood(self, ids):
         """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass."""
@@ -821,7 +729,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def _sample_ids(self, n_chars, prime_ids, temperature, top_k, n_samples, rng):
         with np.errstate(divide="ignore"):
             start_logprobs = np.log(self.char_frequencies_)
-        two_processes = self._split_sampling(n_chars)
+        two_processes = two_processes_pay(self._net, n_chars, self.n_jobs)
         with parallel.blas_limit(1):  # vector-sized products: BLAS threads only add overhead
             return sample_ids(
                 self._net.inference_copy(),
@@ -837,32 +745,6 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
                 out_dtype=self._vocab.dtype,
             )
 
-    def _split_training(self, n_streams):
-        """Whether a window is big enough to train on two processes, half the streams each.
-
-        :mod:`skrnn.rnn.split_batch`; used when ``n_jobs`` allows two.
-        """
-        # A window must repay a message each way: on 2 cores, 50 x 16 streams
-        # of an LSTM-32 ran 0.6x as fast on two processes, 50 x 32 of an LSTM-64 1.4x.
-        work = self.seq_length * n_streams * self.hidden_size * self.n_layers
-        return n_streams >= _SPLIT_TRAINING_MIN_STREAMS and work >= _SPLIT_TRAINING_MIN_WORK
-
-    def _split_sampling(self, n_chars):
-        """Whether to step the network on two processes (:mod:`skrnn.rnn.split_step`) while sampling.
-
-        When ``n_jobs`` allows two, the weights read per character are large
-        enough (``_SPLIT_SAMPLING_MIN_BYTES``; the default 2-layer LSTM-256
-        reads 3 MB, more than one core's L2 cache) and the sample is long
-        enough to repay starting the second process.
-        """
-        weight_bytes = sum(layer.Wx.nbytes + layer.Whb.nbytes for layer in self._net.layers)
-        return (
-            n_chars >= _SPLIT_SAMPLING_MIN_CHARS
-            and weight_bytes > _SPLIT_SAMPLING_MIN_BYTES
-            and split_step.available()
-            and parallel.n_processes(self.n_jobs) >= 2
-        )
-
     # ------------------------------------------------------------- persistence
     # save() and load() (SavedFolderMixin): estimator.json holds the parameters,
     # the vocabulary, the network's shape, the optimizer's scalars, the dropout
@@ -876,45 +758,17 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         params = self.get_params(deep=False)
         rs = params["random_state"]
         params["random_state"] = int(rs) if _is_int(rs) else None
-        optimizer = None
-        if self._optimizer is not None:
-            name = next(k for k, cls in OPTIMIZERS.items() if type(self._optimizer) is cls)
-            scalars = {
-                key: value.item() if isinstance(value, np.generic) else value
-                for key, value in self._optimizer_fields(Real)
-            }
-            optimizer = {"name": name, "scalars": scalars}
-        cell, hidden_size, n_layers = self._arch
         return {
             "params": params,
             "vocabulary": list(self._vocab.chars),
-            "network": {
-                "cell": cell,
-                "hidden_size": int(hidden_size),
-                "n_layers": int(n_layers),
-                "dtype": self._net.params.dtype.str,
-            },
-            "optimizer": optimizer,
+            **network_config(self._net, self._optimizer),
             "rng_state": self._rng.bit_generator.state,
             "fitted": {key: getattr(self, key) for key in _SAVED_ATTRIBUTES},
         }
 
     def _save_files(self, folder):
-        arrays = {"params": self._net.params, "char_frequencies": self.char_frequencies_}
-        if self._optimizer is not None:
-            arrays.update(
-                (f"optimizer.{key}", value) for key, value in self._optimizer_fields(np.ndarray)
-            )
-        np.savez(folder / _WEIGHTS_FILE, **arrays)
-
-    def _optimizer_fields(self, kind):
-        """The optimizer's public fields that are arrays (``kind=np.ndarray``) or numbers (``Real``)."""
-        types = (np.ndarray,) if kind is np.ndarray else (Real, np.number)
-        return [
-            (key, value)
-            for key, value in vars(self._optimizer).items()
-            if isinstance(value, types) and not key.startswith("_")
-        ]
+        arrays = network_arrays(self._net, self._optimizer)
+        np.savez(folder / _WEIGHTS_FILE, char_frequencies=self.char_frequencies_, **arrays)
 
     @classmethod
     def _from_saved(cls, path, config):
@@ -923,57 +777,13 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
 
     def _restore_saved(self, config, arrays):
         """Set the fitted state from :meth:`save`'s ``config`` and ``arrays``; returns self."""
-        net_config = config["network"]
-        dtype = np.dtype(net_config["dtype"])
-        if dtype.kind != "f":
-            raise ValueError(f"the weights' dtype is {dtype}, expected a float dtype")
-        cell, hidden_size, n_layers = (
-            net_config["cell"],
-            net_config["hidden_size"],
-            net_config["n_layers"],
-        )
-        if cell not in CELLS or not all(_is_int(v) and v >= 1 for v in (hidden_size, n_layers)):
-            raise ValueError(f"the network is {net_config}, not a cell with positive integer sizes")
-        # Checked before anything is allocated: the shape must be the one of the saved weights.
-        expected = CharRNN.count_params(len(config["vocabulary"]), hidden_size, n_layers, cell)
-        if arrays["params"].size != expected:
-            raise ValueError(
-                f"a {n_layers} x {cell} {hidden_size} network has {expected} parameters, the saved "
-                f"weights {arrays['params'].size}"
-            )
-        self._vocab = CharVocabulary(config["vocabulary"])
-        self.classes_ = _classes_array(self._vocab.chars)
+        vocab = CharVocabulary(config["vocabulary"])
+        self._net, self._optimizer = read_network(config, arrays, len(vocab), self.dropout)
+        self._vocab = vocab
+        self.classes_ = _classes_array(vocab.chars)
         self.n_classes_ = len(self.classes_)
         self.char_frequencies_ = np.empty(self.n_classes_, dtype=np.float64)
-        _copy_saved(self.char_frequencies_, arrays["char_frequencies"], "char_frequencies")
-        self._arch = (net_config["cell"], net_config["hidden_size"], net_config["n_layers"])
-        self._net = CharRNN(
-            self.n_classes_,
-            net_config["hidden_size"],
-            net_config["n_layers"],
-            net_config["cell"],
-            self.dropout,
-            dtype=dtype,
-        )
-        _copy_saved(self._net.params, arrays["params"], "params")
-        self._optimizer = None
-        if config["optimizer"] is not None:
-            self._optimizer = OPTIMIZERS[config["optimizer"]["name"]](self._net.n_params)
-            # Only fields the optimizer has, of the kind it has: the file chooses values, never code.
-            numbers, vectors = (
-                dict(self._optimizer_fields(Real)),
-                dict(self._optimizer_fields(np.ndarray)),
-            )
-            for key, value in config["optimizer"]["scalars"].items():
-                if key not in numbers or not isinstance(value, Real):
-                    raise ValueError(f"the optimizer has no number {key!r}")
-                setattr(self._optimizer, key, value)
-            for key in arrays:
-                if key.startswith("optimizer."):
-                    name = key[len("optimizer.") :]
-                    if name not in vectors:
-                        raise ValueError(f"the optimizer has no array {name!r}")
-                    _copy_saved(vectors[name], arrays[key], key)
+        copy_checked(self.char_frequencies_, arrays["char_frequencies"], "char_frequencies")
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = config["rng_state"]
         read_history(self, config)
@@ -986,7 +796,6 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
 _FITTED_ATTRIBUTES = (
     "_vocab",
     "_net",
-    "_arch",
     "_optimizer",
     "_rng",
     "classes_",
@@ -1009,10 +818,3 @@ def _classes_array(chars):
 
 def _is_int(value):
     return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _copy_saved(target, saved, name):
-    """Copy a saved array into ``target``, checking that its shape matches."""
-    if saved.shape != target.shape:
-        raise ValueError(f"the saved {name} has shape {saved.shape}, expected {target.shape}")
-    target[...] = saved
