@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._persistence import SavedFolderMixin, read_arrays
 from .rnn import OPTIMIZERS, CharRNN, parallel, tbptt
 from .rnn.inference import log_likelihood_sum, next_symbol_logits
-from .rnn.sampling import sample_ids, two_processes_pay
+from .rnn.sampling import check_sampling_args, sample_ids, two_processes_pay
 from .rnn.saving import copy_checked, network_arrays, network_config, read_network
 from .text import CharVocabulary, check_documents
 from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history
@@ -509,7 +509,8 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         if (self.cell, self.hidden_size, self.n_layers) != fitted:
             raise ValueError(
                 f"The fitted model has cell, hidden_size, n_layers = {fitted}; continuing it "
-                f"with {(self.cell, self.hidden_size, self.n_layers)} is impossible. Set those back, "
+                f"with {(self.cell, self.hidden_size, self.n_layers)} is impossible. Set those "
+                "back, "
                 "or use warm_start=False (fit) to train a new model."
             )
 
@@ -533,13 +534,14 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         return tbptt.make_streams(ids, self.seq_length, self.batch_size, what)
 
     def _mean_log_likelihood(self, ids):
-        """Mean ``log p(c_t | c_<t)`` over ``ids[1:]``, nats per character, as if read in one pass."""
+        """Mean ``log p(c_t | c_<t)`` over ``ids[1:]`` in nats per character, read in one pass."""
         total, count = log_likelihood_sum(
             self._net, ids, window=self.seq_length, max_streams=self.batch_size
         )
         if count == 0:
             raise ValueError(
-                f"The text has {len(ids)} character(s) in the vocabulary; at least 2 are needed to be scored "
+                f"The text has {len(ids)} character(s) in the vocabulary; at least 2 are needed "
+                "to be scored "
                 "(unknown characters are skipped). Score a longer text."
             )
         return total / count
@@ -552,7 +554,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
         return ids, np.cumsum(lengths) - lengths, lengths
 
     def _logit_chunks(self, ids, starts, lengths):
-        """Yield ``(rows, logits)``: the next-character logits after each document, chunk by chunk."""
+        """Yield ``(rows, logits)``: the next-character logits after each document, by chunks."""
         with np.errstate(divide="ignore"):
             start_logprobs = np.log(
                 self.char_frequencies_
@@ -698,26 +700,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
             If ``prime`` is not a string.
         """
         check_is_fitted(self, "_net")
-        if not _is_int(n_chars) or n_chars < 0:
-            raise ValueError(f"n_chars must be an integer >= 0 (0 gives ''), got {n_chars!r}.")
-        if not _is_int(n_samples) or n_samples < 1:
-            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, Real)
-            or not 0 <= temperature < math.inf
-        ):
-            raise ValueError(
-                f"temperature must be a finite number >= 0 (0 is greedy, 1 samples the model's "
-                f"distribution), got {temperature!r}."
-            )
-        if top_k is not None and (not _is_int(top_k) or top_k < 1):
-            raise ValueError(
-                f"top_k must be None or an integer >= 1 (values >= n_classes_={self.n_classes_} keep every "
-                f"character), got {top_k!r}."
-            )
-        if not isinstance(prime, str):
-            raise TypeError(f"prime must be a str, got {type(prime).__name__}; decode bytes first.")
+        check_sampling_args(n_chars, prime, temperature, top_k, n_samples, self.n_classes_)
         rng = _as_generator(random_state)
         prime_ids, _ = self._encode([prime], "prime")
         ids = self._sample_ids(

@@ -18,6 +18,7 @@ import contextlib
 import math
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from . import _fork, split_step
 from .parallel import Pacer, n_processes
 from .split_step import SplitStepper
 
-__all__ = ["sample_ids", "two_processes_pay"]
+__all__ = ["check_sampling_args", "sample_ids", "two_processes_pay"]
 
 # With n_jobs=2, sampling steps the network on two processes when the recurrent
 # weights exceed this and the sample is at least SPLIT_MIN_CHARS long (starting
@@ -37,6 +38,34 @@ SPLIT_MIN_CHARS = 2000
 
 _UNIFORMS_BLOCK = 1024  # uniforms are drawn this many steps at a time
 _BLOCK = 64  # steps per timed block (two-process sampling)
+
+
+def check_sampling_args(n_chars, prime, temperature, top_k, n_samples, n_symbols):
+    """Refuse arguments of ``sample`` that are out of range, naming the one at fault."""
+    if not _is_int(n_chars) or n_chars < 0:
+        raise ValueError(f"n_chars must be an integer >= 0 (0 gives ''), got {n_chars!r}.")
+    if not _is_int(n_samples) or n_samples < 1:
+        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, Real)
+        or not 0 <= temperature < math.inf
+    ):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 is greedy, 1 samples the model's "
+            f"distribution), got {temperature!r}."
+        )
+    if top_k is not None and (not _is_int(top_k) or top_k < 1):
+        raise ValueError(
+            f"top_k must be None or an integer >= 1 (values >= n_classes_={n_symbols} keep every "
+            f"character), got {top_k!r}."
+        )
+    if not isinstance(prime, str):
+        raise TypeError(f"prime must be a str, got {type(prime).__name__}; decode bytes first.")
+
+
+def _is_int(value):
+    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def two_processes_pay(net, n_chars, n_jobs):
