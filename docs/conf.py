@@ -33,7 +33,7 @@ def _import_tensorflow_quietly():
     TensorFlow 2.20+ writes C++ log lines (``All log messages before
     absl::InitializeLog()``, ``Could not find cuda drivers``, oneDNN notices)
     straight to descriptor 2 while it is imported, and
-    ``TF_CPP_MIN_LOG_LEVEL`` no longer hides them; ``skrnn.sentiment`` does
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer hides them; ``skrnn._tensorflow`` does
     the same on its first use. Errors still surface as Python exceptions, and
     a missing TensorFlow is left for autodoc to report.
     """
@@ -41,10 +41,10 @@ def _import_tensorflow_quietly():
 
     if importlib.util.find_spec("tensorflow") is None:
         return
-    from skrnn.sentiment import _stderr_to_devnull
+    from skrnn._tensorflow import stderr_to_devnull
 
     try:
-        with _stderr_to_devnull():
+        with stderr_to_devnull():
             import tensorflow  # noqa: F401
     except ImportError:
         pass  # autodoc reports it, with the module that needed it

@@ -8,8 +8,9 @@ reaches 0.883 accuracy; these defaults (word 1- and 2-grams, sublinear tf,
 
 :func:`make_nb_baseline` builds the stronger naive-Bayes weighted logistic
 regression on binarized word 1- to 3-grams (NB-LR, after Wang & Manning,
-2012), with :class:`NBLogCountRatio` as the weighting step. The n-gram path of
-:class:`skrnn.LSTMSentimentClassifier` uses the same transformer.
+2012), with :class:`NBLogCountRatio` as the weighting step and
+:func:`nb_lr_classifier` as the classifier. The n-gram path of
+:class:`skrnn.LSTMSentimentClassifier` (:mod:`skrnn.ngrams`) uses the same two.
 """
 
 from __future__ import annotations
@@ -216,6 +217,19 @@ class NBLogCountRatio(TransformerMixin, BaseEstimator):
         return X * self.ratio_.astype(X.dtype)
 
 
+def nb_lr_classifier(*, C=1.0, max_iter=1000, random_state=None):
+    """The logistic regression of NB-LR, for features scaled by :class:`NBLogCountRatio`.
+
+    liblinear's dual solver: with many more features (n-grams) than
+    documents it is several times faster than the primal one, for the same
+    accuracy. :func:`make_nb_baseline` and the n-gram path of
+    :class:`skrnn.LSTMSentimentClassifier` both use it.
+    """
+    return LogisticRegression(
+        C=C, solver="liblinear", dual=True, max_iter=max_iter, random_state=random_state
+    )
+
+
 def make_nb_baseline(
     *, ngram_range=(1, 3), alpha=1.0, C=1.0, max_iter=1000, random_state=None, **params
 ):
@@ -269,12 +283,7 @@ def make_nb_baseline(
                 ),
             ),
             ("nb", NBLogCountRatio(alpha=alpha)),
-            (
-                "clf",
-                LogisticRegression(
-                    C=C, solver="liblinear", dual=True, max_iter=max_iter, random_state=random_state
-                ),
-            ),
+            ("clf", nb_lr_classifier(C=C, max_iter=max_iter, random_state=random_state)),
         ]
     )
     if params:

@@ -19,6 +19,8 @@ Keras's fused implementation (cuDNN on a GPU).
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 import numpy as np
 from keras import ops
@@ -30,12 +32,21 @@ __all__ = [
     "BucketedBatches",
     "MaskedSequencePooling",
     "build_model",
+    "predict_proba",
     "set_weights_repairing_optimizer",
     "train_epoch",
+    "training_epochs",
     "validation_accuracy",
 ]
 
 POOLING_MODES = ("last", "max", "mean", "max_mean")
+PREDICT_BATCH_SIZE = 256
+# predict batches hold up to this many padded tokens: 256 rows of maxlen=600 (rounded to 640)
+# tokens, the old fixed batch's worst case; thousands of rows when documents are short.
+PREDICT_BATCH_TOKENS = 256 * 640
+# Padded lengths at predict time are multiples of this (masked padding does not change the
+# outputs; finer steps waste less compute on short documents).
+PREDICT_LENGTH_MULTIPLE = 8
 
 
 @keras.saving.register_keras_serializable(package="skrnn")
@@ -230,7 +241,7 @@ def build_model(
         last = i == n_layers - 1
         return_sequences = not last or pooling != "last"
 
-        def make_lstm(go_backwards=False, name=None):
+        def make_lstm(go_backwards=False, name=None, return_sequences=return_sequences):
             return keras.layers.LSTM(
                 hidden_size,
                 dropout=dropout,
@@ -479,8 +490,9 @@ class BucketedBatches:
 
 
 class _BatchReport(keras.callbacks.Callback):
-    """Report each batch's running loss to an epoch's progress; stop at a non-finite loss or the time budget.
+    """Report each batch's running loss to an epoch's progress.
 
+    It stops the epoch at a non-finite loss or when the time budget is spent:
     Keras checks ``model.stop_training`` after every batch, so the epoch ends
     at once. The non-finite loss is kept for :func:`train_epoch` to report.
     """
@@ -522,6 +534,56 @@ def train_epoch(model, train, progress):
     if report.bad is not None:
         value, batch = report.bad
         raise Diverged(f"the training loss became {value} in batch {batch} of {len(train)}")
+
+
+def training_epochs(model, sequences, targets, sample_weight, *, batch_size, seed, validation):
+    """What a :class:`skrnn.training.TrainingRun` needs to train ``model`` on id sequences.
+
+    Returns ``(epoch, n_batches, validate)``: ``epoch(progress)`` trains one
+    shuffled pass of ``batch_size`` batches, and ``validate()`` is the
+    accuracy on ``validation`` (``(sequences, targets)``; ``validate`` is
+    ``None`` without it).
+    """
+    n_replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    train = BucketedBatches(
+        sequences,
+        targets,
+        None if sample_weight is None else sample_weight.astype(np.float32),
+        batch_size=batch_size,
+        shuffle=True,
+        seed=seed,
+        n_replicas=n_replicas,
+    )
+    validate = None
+    if validation is not None:
+        val_batch = max(batch_size, PREDICT_BATCH_SIZE)
+        if n_replicas > 1:  # a first batch that splits evenly (see BucketedBatches)
+            val_batch = min(val_batch, len(validation[0])) // n_replicas * n_replicas
+        val_data = BucketedBatches(*validation, batch_size=val_batch).dataset()
+        validate = partial(validation_accuracy, model, val_data)
+    return partial(train_epoch, model, train), len(train), validate
+
+
+def predict_proba(model, sequences, n_classes, verbose=0):
+    """The network's class probabilities ``(n_samples, n_classes)`` for id sequences.
+
+    Length-sorted batches of at most ``PREDICT_BATCH_TOKENS`` padded tokens;
+    the rows come back in the order of ``sequences``.
+    """
+    batches = BucketedBatches(
+        sequences,
+        batch_size=PREDICT_BATCH_SIZE,
+        max_tokens=PREDICT_BATCH_TOKENS,
+        length_multiple=PREDICT_LENGTH_MULTIPLE,
+    )
+    scores = np.asarray(model.predict(batches.dataset(), verbose=verbose), dtype=np.float64)
+    proba = np.empty((len(sequences), n_classes), dtype=np.float64)
+    if n_classes == 2:
+        proba[batches.order, 1] = scores[:, 0]
+        proba[batches.order, 0] = 1.0 - scores[:, 0]
+    else:
+        proba[batches.order] = scores
+    return proba
 
 
 def validation_accuracy(model, validation):

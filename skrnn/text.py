@@ -1,13 +1,15 @@
 """Text handling for both estimators: the one place where strings become ids.
 
-* :func:`check_documents` validates what users pass as ``X`` (a string, a list,
-  a NumPy array or a pandas Series of strings) and returns a list of ``str``.
+* :func:`check_documents` (defined in :mod:`skrnn.validation`) validates what
+  users pass as ``X`` (a string, a list, a NumPy array or a pandas Series of
+  strings) and returns a list of ``str``.
 * :class:`CharVocabulary` maps characters to small integer ids for the NumPy
   character model. The encoded corpus costs one byte per character for
   vocabularies of up to 256 symbols and two bytes up to 65,536.
 * :class:`WordTokenizer` turns raw reviews into word-id sequences for the
   Keras classifier: lower-casing, HTML line breaks (``<br />``) removed, and a
-  vocabulary of the most frequent tokens.
+  vocabulary of the most frequent tokens; :func:`read_token_ids` applies the
+  same id conventions to sequences that come pre-tokenized.
 
 Nothing here imports TensorFlow.
 """
@@ -17,85 +19,20 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["OOV_ID", "PAD_ID", "CharVocabulary", "WordTokenizer", "check_documents"]
+from .validation import check_documents
 
-
-def check_documents(X, *, allow_single_string=False, name="X"):
-    """Validate text input and return it as a list of ``str``.
-
-    Parameters
-    ----------
-    X : str or iterable of str
-        A list, tuple, NumPy array (``str`` or ``object`` dtype) or pandas
-        Series of documents. A single string is accepted only when
-        ``allow_single_string`` is true, and becomes a one-document list.
-    allow_single_string : bool, default=False
-        Whether a lone string is one document (character models) or an error
-        (classifiers, where it is almost always a mistake).
-    name : str, default="X"
-        The argument's name, for error messages.
-
-    Returns
-    -------
-    documents : list of str
-
-    Raises
-    ------
-    TypeError
-        If ``X`` is not iterable, is ``bytes``, or an element is not a string
-        (``None``/NaN missing values, numbers, ``bytes``...).
-    ValueError
-        If ``X`` is a lone string where documents are expected, is empty, or is
-        a 2-D array.
-    """
-    if isinstance(X, (str, np.str_)):
-        if allow_single_string:
-            return [str(X)]
-        raise ValueError(
-            f"{name} must be an iterable of documents (e.g. a list of strings), got a "
-            f"single string. Wrap it in a list: [{name}]."
-        )
-    if isinstance(X, (bytes, bytearray)):
-        raise TypeError(
-            f"{name} must contain str, got bytes; decode it first, e.g. X.decode('utf-8')."
-        )
-    if hasattr(X, "ndim") and X.ndim != 1:
-        raise ValueError(
-            f"{name} must be one-dimensional (one document per entry), got shape {getattr(X, 'shape', '?')}. "
-            "Pass a list of strings, or one column of a table (e.g. df['text'])."
-        )
-    if not isinstance(X, Iterable):
-        raise TypeError(
-            f"{name} must be a string or an iterable of strings, got {type(X).__name__}."
-        )
-    documents = list(X.tolist() if hasattr(X, "tolist") else X)
-    if not documents:
-        raise ValueError(f"{name} is empty: at least one document is required.")
-    for i, doc in enumerate(documents):
-        if not isinstance(doc, str):
-            raise TypeError(
-                f"{name}[{i}] is {_describe_non_string(doc)}, not str: every document must be a string"
-                f"{_non_string_advice(doc)}."
-            )
-    return documents
-
-
-def _describe_non_string(value):
-    if value is None or (isinstance(value, float) and value != value):
-        return f"{value!r} (a missing value)"
-    return type(value).__name__
-
-
-def _non_string_advice(value):
-    if isinstance(value, (bytes, bytearray)):
-        return "; decode bytes first, e.g. [d.decode('utf-8') for d in X]"
-    if value is None or (isinstance(value, float) and value != value):
-        return "; drop missing entries or replace them with ''"
-    return "; convert the entries with str() if they are meant as text"
+__all__ = [
+    "OOV_ID",
+    "PAD_ID",
+    "CharVocabulary",
+    "WordTokenizer",
+    "check_documents",
+    "read_token_ids",
+    "truncate",
+]
 
 
 def _smallest_id_dtype(n_symbols):
@@ -185,8 +122,8 @@ class CharVocabulary:
             seen = np.union1d(seen, cps)
         if seen.size == 0:
             raise ValueError(
-                "The text is empty (every document is ''): a character vocabulary needs at least one "
-                "character. Pass non-empty text."
+                "The text is empty (every document is ''): a character vocabulary needs at least "
+                "one character. Pass non-empty text."
             )
         self.chars = [chr(c) for c in seen.tolist()]
         self._build()
@@ -256,7 +193,8 @@ class CharVocabulary:
         ids, _, unknown = self.encode_documents([text])
         if unknown and warn:
             warnings.warn(
-                f"{len(unknown)} character(s) not in the vocabulary were skipped: {unknown[:40]!r}.",
+                f"{len(unknown)} character(s) not in the vocabulary were skipped: "
+                f"{unknown[:40]!r}.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -272,6 +210,38 @@ class CharVocabulary:
 # word outside the vocabulary.
 PAD_ID = 0
 OOV_ID = 1
+
+
+def read_token_ids(sequences, max_features):
+    """Pre-tokenized id sequences as the classifier reads them: int32, padding dropped.
+
+    ``sequences`` are checked 1-D integer arrays (see
+    :func:`skrnn.validation.check_token_ids`). Padding (``PAD_ID``) is
+    removed and ids at or above ``max_features`` become ``OOV_ID``, as
+    ``keras.datasets.imdb`` does with ``num_words``.
+    """
+    out = []
+    for seq in sequences:
+        seq = np.asarray(seq)
+        seq = seq[seq != PAD_ID]
+        out.append(np.where(seq >= max_features, OOV_ID, seq).astype(np.int32, copy=False))
+    return out
+
+
+def truncate(sequences, maxlen, truncating="post"):
+    """Id sequences cut to at most ``maxlen`` ids (``None``: whole), never empty.
+
+    ``truncating="post"`` keeps the beginning, ``"pre"`` the end, as in
+    ``keras.utils.pad_sequences``. An empty sequence (a document without
+    tokens) becomes one out-of-vocabulary id.
+    """
+    out = []
+    for seq in sequences:
+        if maxlen is not None and len(seq) > maxlen:
+            seq = seq[:maxlen] if truncating == "post" else seq[-maxlen:]
+        out.append(seq if len(seq) else np.array([OOV_ID], dtype=np.int32))
+    return out
+
 
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # Words (with inner apostrophes: "don't") plus "!" and "?", which carry sentiment.

@@ -152,3 +152,31 @@ def test_nb_log_count_ratio():
     labels = [2, 0, 1, 2, 0, 1] * 4
     ovr = OneVsRestClassifier(make_nb_baseline()).fit(texts, labels)
     assert ovr.score(texts, labels) == 1.0
+
+
+def test_nb_lr_is_shared_with_the_classifier_n_gram_path():
+    """The n-gram path is NBLogCountRatio + nb_lr_classifier, as in the pipeline."""
+    import scipy.sparse as sp
+
+    from skrnn.baseline import NBLogCountRatio, make_nb_baseline, nb_lr_classifier
+    from skrnn.ngrams import NGRAM_FEATURES, fit_nb_lr, ngram_scores, used_columns
+
+    clf = nb_lr_classifier(C=0.5, max_iter=7, random_state=0)
+    assert (clf.solver, clf.dual, clf.C, clf.max_iter) == ("liblinear", True, 0.5, 7)
+    steps = make_nb_baseline(C=0.5, max_iter=7, random_state=0).named_steps
+    assert steps["clf"].get_params() == clf.get_params()
+
+    rng = np.random.default_rng(0)
+    columns = np.array([3, 10, 99, 12345, NGRAM_FEATURES - 1])
+    dense = (rng.random((40, len(columns))) < 0.4).astype(np.float32)
+    y = (dense[:, 0] + dense[:, 1] > dense[:, 2]).astype(int)
+    rows, cols = np.nonzero(dense)
+    X = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, columns[cols])), shape=(40, NGRAM_FEATURES)
+    )
+    coef, intercept = fit_nb_lr(used_columns(X), y, 2, C=0.5, random_state=0)
+    nb = NBLogCountRatio().fit(dense, y)
+    lr = nb_lr_classifier(C=0.5, random_state=0).fit(nb.transform(dense), y)
+    np.testing.assert_allclose(
+        ngram_scores(X, coef, intercept)[:, 0], lr.decision_function(nb.transform(dense)), rtol=1e-4
+    )

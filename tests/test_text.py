@@ -1,41 +1,34 @@
 import numpy as np
 import pytest
 
-from skrnn.text import OOV_ID, PAD_ID, CharVocabulary, WordTokenizer, check_documents
+from skrnn.text import (
+    OOV_ID,
+    PAD_ID,
+    CharVocabulary,
+    WordTokenizer,
+    check_documents,
+    read_token_ids,
+    truncate,
+)
 
 
-class TestCheckDocuments:
-    def test_list_array_and_series_become_lists_of_str(self):
-        pd = pytest.importorskip("pandas")
-        docs = ["a b", "c"]
-        assert check_documents(docs) == docs
-        assert check_documents(np.array(docs)) == docs
-        assert check_documents(np.array(docs, dtype=object)) == docs
-        assert check_documents(pd.Series(docs, index=[5, 9])) == docs
-        assert check_documents(d for d in docs) == docs
+def test_check_documents_is_reexported_from_validation():
+    import skrnn.validation
 
-    def test_single_string(self):
-        assert check_documents("hello", allow_single_string=True) == ["hello"]
-        with pytest.raises(ValueError, match="single string"):
-            check_documents("hello")
+    assert check_documents is skrnn.validation.check_documents
 
-    @pytest.mark.parametrize(
-        "bad, error, match",
-        [
-            (["ok", 3], TypeError, r"X\[1\] is int"),
-            ([], ValueError, "empty"),
-            (5, TypeError, "iterable"),
-            (b"bytes", TypeError, "decode"),
-            (np.array([["a", "b"]]), ValueError, "one-dimensional"),
-            (["ok", None], TypeError, r"X\[1\] is None \(a missing value\).*replace them with ''"),
-            (["ok", float("nan")], TypeError, r"X\[1\] is nan \(a missing value\)"),
-            ([b"raw"], TypeError, r"X\[0\] is bytes.*decode bytes first"),
-            ([1.5], TypeError, r"X\[0\] is float.*str\(\)"),
-        ],
-    )
-    def test_bad_input_is_named(self, bad, error, match):
-        with pytest.raises(error, match=match):
-            check_documents(bad)
+
+class TestTokenIds:
+    def test_read_token_ids_drops_padding_and_maps_rare_ids_to_oov(self):
+        out = read_token_ids([np.array([0, 0, 5, 12, 3], dtype=np.int64), [PAD_ID]], 10)
+        assert [seq.tolist() for seq in out] == [[5, OOV_ID, 3], []]
+        assert all(seq.dtype == np.int32 for seq in out)
+
+    def test_truncate_keeps_head_or_tail_and_never_returns_empty(self):
+        seqs = [np.arange(2, 8, dtype=np.int32), np.zeros(0, np.int32)]
+        assert [s.tolist() for s in truncate(seqs, 3, "post")] == [[2, 3, 4], [OOV_ID]]
+        assert [s.tolist() for s in truncate(seqs, 3, "pre")] == [[5, 6, 7], [OOV_ID]]
+        assert truncate(seqs, None)[0].tolist() == list(range(2, 8))
 
 
 class TestCharVocabulary:
