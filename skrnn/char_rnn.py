@@ -29,6 +29,7 @@ from .rnn.sampling import check_sampling_args, sample_ids, two_processes_pay
 from .rnn.saving import copy_checked, network_arrays, network_config, read_network
 from .text import CharVocabulary, check_documents
 from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history
+from .validation import is_int
 
 __all__ = ["CharRNNGenerator"]
 
@@ -740,7 +741,7 @@ class CharRNNGenerator(SavedFolderMixin, BaseEstimator):
     def _saved_config(self):
         params = self.get_params(deep=False)
         rs = params["random_state"]
-        params["random_state"] = int(rs) if _is_int(rs) else None
+        params["random_state"] = int(rs) if is_int(rs) else None
         return {
             "params": params,
             "vocabulary": list(self._vocab.chars),
@@ -797,7 +798,3 @@ def _classes_array(chars):
     back as ``""`` from a ``<U1`` array.
     """
     return np.array(chars, dtype=object if "\x00" in chars else str)
-
-
-def _is_int(value):
-    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -32,6 +32,11 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ documents
+def is_int(value):
+    """Whether ``value`` is an integer (Python or NumPy), booleans excluded."""
+    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def check_documents(X, *, allow_single_string=False, name="X"):
     """Validate text input and return it as a list of ``str``.
 

@@ -18,10 +18,11 @@ import contextlib
 import math
 import time
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
+from ..validation import is_int
 from . import _fork, split_step
 from .parallel import Pacer, n_processes
 from .split_step import SplitStepper
@@ -42,9 +43,9 @@ _BLOCK = 64  # steps per timed block (two-process sampling)
 
 def check_sampling_args(n_chars, prime, temperature, top_k, n_samples, n_symbols):
     """Refuse arguments of ``sample`` that are out of range, naming the one at fault."""
-    if not _is_int(n_chars) or n_chars < 0:
+    if not is_int(n_chars) or n_chars < 0:
         raise ValueError(f"n_chars must be an integer >= 0 (0 gives ''), got {n_chars!r}.")
-    if not _is_int(n_samples) or n_samples < 1:
+    if not is_int(n_samples) or n_samples < 1:
         raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}.")
     if (
         isinstance(temperature, bool)
@@ -55,17 +56,13 @@ def check_sampling_args(n_chars, prime, temperature, top_k, n_samples, n_symbols
             f"temperature must be a finite number >= 0 (0 is greedy, 1 samples the model's "
             f"distribution), got {temperature!r}."
         )
-    if top_k is not None and (not _is_int(top_k) or top_k < 1):
+    if top_k is not None and (not is_int(top_k) or top_k < 1):
         raise ValueError(
             f"top_k must be None or an integer >= 1 (values >= n_classes_={n_symbols} keep every "
             f"character), got {top_k!r}."
         )
     if not isinstance(prime, str):
         raise TypeError(f"prime must be a str, got {type(prime).__name__}; decode bytes first.")
-
-
-def _is_int(value):
-    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def two_processes_pay(net, n_chars, n_jobs):

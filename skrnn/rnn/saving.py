@@ -7,10 +7,11 @@ before anything large is allocated, and sets only fields the optimizer has,
 of the kind it has: the file chooses values, never code.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
+from ..validation import is_int
 from .cells import CELLS
 from .network import CharRNN
 from .optim import OPTIMIZERS
@@ -59,10 +60,6 @@ def network_arrays(net, optimizer):
     return arrays
 
 
-def _is_int(value):
-    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def copy_checked(target, saved, name):
     """Copy a saved array into ``target``, checking that its shape matches."""
     if saved.shape != target.shape:
@@ -78,7 +75,7 @@ def read_network(config, arrays, n_symbols, dropout):
     if dtype.kind != "f":
         raise ValueError(f"the weights' dtype is {dtype}, expected a float dtype")
     cell, hidden_size, n_layers = shape["cell"], shape["hidden_size"], shape["n_layers"]
-    if cell not in CELLS or not all(_is_int(v) and v >= 1 for v in (hidden_size, n_layers)):
+    if cell not in CELLS or not all(is_int(v) and v >= 1 for v in (hidden_size, n_layers)):
         raise ValueError(f"the network is {shape}, not a cell with positive integer sizes")
     # Checked before anything is allocated: the size must be the one of the saved weights.
     expected = CharRNN.count_params(n_symbols, hidden_size, n_layers, cell)
