@@ -1,4 +1,4 @@
-"""Scaling out (issue #6, "When one machine is not enough"); see docs/scaling.md.
+"""Scaling out ("When one machine is not enough"); see docs/scaling.md.
 
 * Hyperparameter searches over both estimators through joblib's Dask backend
   on a ``LocalCluster`` of two worker processes give the same ``cv_results_``
@@ -13,13 +13,13 @@ worker process and in the subprocess, and to tracing each new network.
 """
 
 import inspect
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -30,10 +30,6 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from skrnn import CharRNNGenerator, LSTMSentimentClassifier
 
 distributed = pytest.importorskip("distributed")
-
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from test_sentiment import TINY, make_reviews  # noqa: E402
 
 # Documents for the generator: cv splits documents, so several short ones.
 DOCS = ["hello world " * 5 + "abc " * k + "the end. " for k in range(6)]
@@ -61,7 +57,8 @@ def client():
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.ERROR,  # e.g. "worker process still alive after 4 seconds" at shutdown
+            # e.g. "worker process still alive after 4 seconds" at shutdown
+            silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -136,11 +133,13 @@ def test_generator_search_on_dask_equals_local_search(client, kind):
 
 
 @pytest.mark.slow
-def test_classifier_search_on_dask_equals_local_search(client):
+def test_classifier_search_on_dask_equals_local_search(
+    client, make_reviews, tiny_classifier_params
+):
     X, y = make_reviews(64)
 
     def make_search(**kwargs):
-        clf = LSTMSentimentClassifier(**{**TINY, "max_iter": 1})
+        clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 1})
         # Log-loss rather than accuracy: a continuous score, so any difference
         # in the trained weights would show.
         return GridSearchCV(
@@ -173,7 +172,7 @@ def test_classifier_search_on_dask_equals_local_search(client):
 # ------------------------------------------------------------- tf.distribute
 _MIRRORED = textwrap.dedent(
     """
-    import pickle, sys, tempfile
+    import json, pickle, tempfile
     import numpy as np
     import tensorflow as tf
 
@@ -181,22 +180,27 @@ _MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-    sys.path.insert(0, {tests!r})
-    from test_sentiment import TINY, make_reviews
     from skrnn import LSTMSentimentClassifier
 
-    # 163 reviews, 17 held out: 9 training batches of 16 and one of 2, a
-    # validation batch of 17 -- odd sizes, so shares differ between replicas.
-    X, y = make_reviews(163)
-    X_test, y_test = make_reviews(101, seed=1)
-    params = {{**TINY, "max_iter": 5, "early_stopping": True, "n_iter_no_change": 5, "ema_momentum": 0.9}}
+    # data.json, written by the test: 163 reviews (17 held out: 9 training
+    # batches of 16 and one of 2, a validation batch of 17 -- odd sizes, so
+    # shares differ between replicas), 101 test reviews, the tiny settings.
+    with open("data.json") as f:
+        X, y, X_test, y_test, tiny = json.load(f)
+    params = {
+        **tiny,
+        "max_iter": 5,
+        "early_stopping": True,
+        "n_iter_no_change": 5,
+        "ema_momentum": 0.9,
+    }
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         clf = LSTMSentimentClassifier(**params).fit(X, y)
         try:
-            LSTMSentimentClassifier(**{{**params, "batch_size": 15}}).fit(X, y)
+            LSTMSentimentClassifier(**{**params, "batch_size": 15}).fit(X, y)
         except ValueError as exc:
             assert "multiple of the 2 replicas" in str(exc), exc
         else:
@@ -204,7 +208,9 @@ _MIRRORED = textwrap.dedent(
 
     model = clf.model_
     assert model.distribute_strategy is strategy
-    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in model.trainable_variables)
+    assert all(
+        isinstance(v.value, tf.distribute.DistributedValues) for v in model.trainable_variables
+    )
     assert clf.n_iter_ == 5 and len(clf.history_["val_loss"]) == 5
     accuracy = clf.score(X_test, y_test)
     assert accuracy >= 0.9, accuracy
@@ -223,7 +229,7 @@ _MIRRORED = textwrap.dedent(
     assert clf.model_.distribute_strategy is strategy and clf.n_iter_ == 6
 
     # Outside the scope: the default strategy, as before.
-    plain = LSTMSentimentClassifier(**{{**TINY, "max_iter": 4}}).fit(X, y)
+    plain = LSTMSentimentClassifier(**{**tiny, "max_iter": 4}).fit(X, y)
     assert plain.model_.distribute_strategy is not strategy
     assert plain.model_.distribute_strategy.num_replicas_in_sync == 1
     assert plain.score(X_test, y_test) >= 0.9
@@ -239,17 +245,21 @@ def _supports_replicas():
 
 
 @pytest.mark.slow
-def test_classifier_trains_under_mirrored_strategy(tmp_path):
+def test_classifier_trains_under_mirrored_strategy(tmp_path, make_reviews, tiny_classifier_params):
     if not _supports_replicas():
         pytest.xfail(
-            "LSTMSentimentClassifier cannot train under a tf.distribute strategy yet: its TensorFlow "
-            "warm-up and any uneven first batch fail in Keras's cross-replica reduce (AddN shape "
-            "mismatch). Needs skrnn.keras_model.BucketedBatches(n_replicas=...) and its use in "
-            "LSTMSentimentClassifier (the issue #6 tf.distribute patch)."
+            "LSTMSentimentClassifier cannot train under a tf.distribute strategy yet: its "
+            "TensorFlow warm-up and any uneven first batch fail in Keras's cross-replica reduce "
+            "(AddN shape mismatch). Needs skrnn.keras_model.BucketedBatches(n_replicas=...) and "
+            "its use in LSTMSentimentClassifier."
         )
+    X, y = make_reviews(163)
+    X_test, y_test = make_reviews(101, seed=1)
+    data = [X, y.tolist(), X_test, y_test.tolist(), dict(tiny_classifier_params)]
+    (tmp_path / "data.json").write_text(json.dumps(data))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, "-c", _MIRRORED.format(tests=str(TESTS))],
+        [sys.executable, "-c", _MIRRORED],
         capture_output=True,
         text=True,
         env=env,
