@@ -211,7 +211,7 @@ _MIRRORED = textwrap.dedent(
     assert all(
         isinstance(v.value, tf.distribute.DistributedValues) for v in model.trainable_variables
     )
-    assert clf.n_iter_ == 5 and len(clf.history_["val_loss"]) == 5
+    assert clf.n_iter_ == 5 and len(clf.validation_scores_) == 5
     accuracy = clf.score(X_test, y_test)
     assert accuracy >= 0.9, accuracy
     proba = clf.predict_proba(X_test)
