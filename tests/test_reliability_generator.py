@@ -537,19 +537,13 @@ def test_divergence_in_the_weights_and_in_validation(monkeypatch):
     assert model.n_iter_ == 1 and len(model.validation_scores_) == 1 and len(model.loss_curve_) == 1
 
 
-def test_divergence_in_the_first_partial_fit_keeps_the_initial_weights(monkeypatch):
-    initial = tiny(max_iter=1)
-    FailOnCall(monkeypatch, CharRNN, "loss_and_grads", n=1, exc=KeyboardInterrupt)
-    with pytest.warns(UserWarning):
-        initial.fit(HELLO)  # stopped before any update: the initial weights
-    monkeypatch.undo()
+def test_divergence_before_a_new_model_trained_an_epoch_leaves_it_unfitted(monkeypatch):
     FailOnCall(monkeypatch, CharRNN, "loss_and_grads", n=3, make=nan_loss)
-    with pytest.warns(
-        ConvergenceWarning, match=r"epoch 1.*end of epoch 0 were restored \(the initial weights\)"
-    ):
-        model = tiny().partial_fit(HELLO)
-    assert model.n_iter_ == 0 and model.loss_curve_ == [] and model.n_chars_seen_ == 0
-    np.testing.assert_array_equal(model._net.params, initial._net.params)
+    model = tiny()
+    with pytest.raises(ValueError, match=r"epoch 1.*no usable weights.*Lower learning_rate"):
+        model.partial_fit(HELLO)
+    with pytest.raises(NotFittedError):
+        model.predict(["hel"])
     monkeypatch.undo()
     model.partial_fit(HELLO)
     assert model.n_iter_ == 1 and np.isfinite(model.loss_curve_[0])
