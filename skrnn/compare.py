@@ -2,9 +2,10 @@
 
 :func:`compare_imdb` is the main job of the project, run by ``skrnn compare``
 and by ``examples/compare_imdb.py``. It trains
-:class:`skrnn.LSTMSentimentClassifier` (default parameters: an LSTM and an
-NB-weighted n-gram path, combined), :func:`skrnn.make_tfidf_baseline` and
-:func:`skrnn.make_nb_baseline` on the 25,000 IMDB training reviews, then
+:class:`skrnn.LSTMSentimentClassifier` (default parameters: an L2-normalised
+NB-weighted n-gram path with an LSTM's log-odds added at a fixed weight),
+:func:`skrnn.make_tfidf_baseline` and :func:`skrnn.make_nb_baseline` on the
+25,000 IMDB training reviews, then
 measures on the 25,000 test reviews: accuracy, fit time and prediction speed.
 With ``ablation=True`` it adds the classifier with one path only
 (``paths="lstm"`` and ``paths="ngrams"``). Before training it prints an

@@ -1,11 +1,17 @@
-"""The n-gram path of :class:`~skrnn.LSTMSentimentClassifier`, and the combiner of the paths.
+"""The n-gram path of :class:`~skrnn.LSTMSentimentClassifier`, and the rule that blends the paths.
 
-The path is a logistic regression on binarized, hashed word n-grams, each
-weighted by its naive-Bayes log-count ratio (NB-LR, Wang & Manning 2012; the
-ratios come from :class:`skrnn.baseline.NBLogCountRatio`). Hashing keeps no
-vocabulary: the fitted path is only its weights, a sparse matrix over
-``NGRAM_FEATURES`` columns with the ratios folded in. The combiner is a
-logistic regression on the paths' scores.
+The path is an L2-normalised NB-LR: the binarized, hashed word n-grams of a
+document are weighted by their naive-Bayes log-count ratios ``r`` (Wang &
+Manning 2012; the ratios come from :class:`skrnn.baseline.NBLogCountRatio`,
+smoothing ``NB_ALPHA``), the weighted row is scaled to unit L2 norm, and a
+logistic regression reads it. Hashing keeps no vocabulary: the fitted path is
+two sparse matrices over ``NGRAM_FEATURES`` columns, the weights with the
+ratios folded in (``v * r``) and the squared ratios (``r ** 2``), so that a
+document's score is ``(x . v*r) / sqrt(x . r**2) + b``, exactly the logistic
+regression's decision on the normalised row.
+
+:func:`blend_proba` adds the LSTM's log-odds, times a fixed weight, to the
+path's score.
 
 The functions take and return arrays; the estimator keeps the results as
 its fitted attributes. Nothing here imports TensorFlow.
@@ -17,26 +23,26 @@ import itertools
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import softmax
-from sklearn.linear_model import LogisticRegression
+from scipy.special import expit, softmax
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from ._persistence import IncompatibleFileError, read_arrays
 from .baseline import NBLogCountRatio, nb_lr_classifier
 
 __all__ = [
+    "NB_ALPHA",
     "NGRAM_C_GRID",
     "NGRAM_FEATURES",
-    "combiner_from_config",
-    "combiner_to_config",
-    "fit_combiner",
+    "blend_proba",
     "fit_ngram_path",
     "id_codes",
     "log_odds",
     "ngram_features",
     "ngram_matrix",
     "ngram_scores",
+    "ranking_quality",
     "read_ngram_weights",
     "save_ngram_weights",
     "token_codes",
@@ -44,7 +50,9 @@ __all__ = [
 
 # ngram_C="auto" picks the inverse regularisation strength from these, by ROC AUC on the
 # validation split.
-NGRAM_C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+NGRAM_C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
+# Naive-Bayes smoothing of the path's log-count ratios (docs/benchmarks.md says how it was chosen).
+NB_ALPHA = 2.0
 # Size of the hashed n-gram space (docs/benchmarks.md says how it was chosen); the weights are
 # stored sparse, so a big space costs little.
 NGRAM_FEATURES = 2**24
@@ -128,47 +136,66 @@ def used_columns(X):
 
 
 # ------------------------------------------------------------------- the path
-def fit_nb_lr(X, y, n_classes, C, sample_weight=None, random_state=None):
-    """NB-weighted logistic regression, one-vs-rest for more than two classes.
+def fit_nb_lr(X, y, n_classes, C, sample_weight=None, random_state=None, alpha=NB_ALPHA):
+    """L2-normalised NB-weighted logistic regression, one-vs-rest for more than two classes.
 
-    ``X`` is ``(used, compact)`` from :func:`used_columns`. Returns
-    ``(coef, intercept)``: a sparse ``(n_outputs, NGRAM_FEATURES)`` matrix
-    with the naive-Bayes ratios folded into the weights (``w * r``), so the
-    path scores raw binary features with one product. ``OneVsRestClassifier``
-    is not used because it does not pass ``sample_weight`` on without
-    metadata routing. The classifier is :func:`skrnn.baseline.nb_lr_classifier`
-    (liblinear's dual solver: many more features than documents).
+    ``X`` is ``(used, compact)`` from :func:`used_columns`. Each binary
+    problem (one for two classes, one per class otherwise) gets its own
+    ratios ``r`` (:class:`~skrnn.baseline.NBLogCountRatio`, smoothing
+    ``alpha``); the rows of ``X * r`` are scaled to unit L2 norm and
+    :func:`skrnn.baseline.nb_lr_classifier` (liblinear's dual solver: many
+    more features than documents) fits weights ``v`` and an intercept on them.
+
+    Returns ``(coef, norms, intercept)``: sparse ``(n_outputs,
+    NGRAM_FEATURES)`` matrices of ``v * r`` and ``r ** 2`` over the used
+    columns, and the intercepts, which :func:`ngram_scores` reads.
+    ``OneVsRestClassifier`` is not used because it does not pass
+    ``sample_weight`` on without metadata routing.
     """
     used, X = X
-    rows, intercept = [], []
+    weights, squares, intercept = [], [], []
     for k in [1] if n_classes == 2 else range(n_classes):
         target = (y == k).astype(np.int64)
-        nb = NBLogCountRatio().fit(X, target)
+        nb = NBLogCountRatio(alpha=alpha).fit(X, target)
         lr = nb_lr_classifier(C=C, random_state=random_state)
-        lr.fit(nb.transform(X), target, sample_weight=sample_weight)
-        rows.append(lr.coef_[0] * nb.ratio_)
+        lr.fit(normalize(nb.transform(X)), target, sample_weight=sample_weight)
+        ratio = nb.ratio_.astype(np.float64)
+        weights.append(lr.coef_[0] * ratio)
+        squares.append(ratio**2)
         intercept.append(lr.intercept_[0])
-    weights = np.vstack(rows).astype(np.float32)
-    out, col = np.nonzero(weights)
-    coef = sp.csr_matrix((weights[out, col], (out, used[col])), shape=(len(rows), NGRAM_FEATURES))
-    return coef, np.asarray(intercept, dtype=np.float64)
+    return _spread(weights, used), _spread(squares, used), np.asarray(intercept, np.float64)
 
 
-def ngram_scores(X, coef, intercept):
+def _spread(rows, used):
+    """Rows over the ``used`` columns as a sparse ``(len(rows), NGRAM_FEATURES)`` float32 matrix."""
+    dense = np.vstack(rows).astype(np.float32)
+    out, col = np.nonzero(dense)
+    return sp.csr_matrix((dense[out, col], (out, used[col])), shape=(len(rows), NGRAM_FEATURES))
+
+
+def ngram_scores(X, coef, norms, intercept):
     """Decision values ``(n_samples, n_outputs)`` of the folded n-gram path.
 
-    Each class's weights are spread into a dense vector for the call and
-    gathered feature by feature: ``X @ coef.T`` would build an index over all
+    For output ``k``: ``(x . coef[k]) / sqrt(x . norms[k]) + intercept[k]``;
+    a document with no n-gram seen in training scores its intercept. Each
+    class's rows are spread into a dense vector for the call and gathered
+    feature by feature: ``X @ coef.T`` would build an index over all
     ``NGRAM_FEATURES`` columns, and a sorted search is several times slower.
     """
     row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     scores = np.tile(intercept, (X.shape[0], 1))
     dense = np.zeros(coef.shape[1], dtype=np.float32)
-    for k in range(coef.shape[0]):
-        columns = coef.indices[coef.indptr[k] : coef.indptr[k + 1]]
-        dense[columns] = coef.data[coef.indptr[k] : coef.indptr[k + 1]]
-        scores[:, k] += np.bincount(row_of, weights=dense[X.indices] * X.data, minlength=X.shape[0])
+
+    def gathered(matrix, k):
+        columns = matrix.indices[matrix.indptr[k] : matrix.indptr[k + 1]]
+        dense[columns] = matrix.data[matrix.indptr[k] : matrix.indptr[k + 1]]
+        out = np.bincount(row_of, weights=dense[X.indices] * X.data, minlength=X.shape[0])
         dense[columns] = 0.0
+        return out
+
+    for k in range(coef.shape[0]):
+        norm = np.sqrt(gathered(norms, k))
+        scores[:, k] += gathered(coef, k) / np.where(norm > 0, norm, 1.0)
     return scores
 
 
@@ -185,31 +212,28 @@ def ranking_quality(y, scores):
 
 
 def fit_ngram_path(X, y, n_classes, train_idx, val_idx, C, sample_weight=None, random_state=None):
-    """Fit the path on rows ``train_idx`` of ``X``; returns ``(C, coef, intercept)``.
+    """Fit the path on rows ``train_idx`` of ``X``; returns ``(C, coef, norms, intercept)``.
 
     ``C="auto"`` tries each of :data:`NGRAM_C_GRID` and keeps the best ROC
-    AUC on rows ``val_idx`` (ties keep the smaller ``C``). AUC rather than
-    accuracy: the combiner rescales the scores anyway, so their ranking is
-    what counts, and AUC is much less noisy on a small validation split.
-    ``sample_weight`` is that of the training rows.
+    AUC on rows ``val_idx`` (ties keep the smaller ``C``): AUC is much less
+    noisy than accuracy on a small validation split. ``sample_weight`` is
+    that of the training rows.
     """
     X_train = used_columns(X[train_idx])
     grid = NGRAM_C_GRID if C == "auto" else (float(C),)
     X_val = X[val_idx] if len(grid) > 1 else None
     best = None
     for c in grid:
-        coef, intercept = fit_nb_lr(
-            X_train, y[train_idx], n_classes, c, sample_weight, random_state
-        )
+        fitted = fit_nb_lr(X_train, y[train_idx], n_classes, c, sample_weight, random_state)
         if X_val is None:
-            return c, coef, intercept
-        quality = ranking_quality(y[val_idx], ngram_scores(X_val, coef, intercept))
+            return (c, *fitted)
+        quality = ranking_quality(y[val_idx], ngram_scores(X_val, *fitted))
         if best is None or quality > best[0]:
-            best = (quality, c, coef, intercept)
+            best = (quality, c, *fitted)
     return best[1:]
 
 
-# ------------------------------------------------------------------ combining
+# ------------------------------------------------------------------- blending
 def log_odds(proba):
     """Log-odds (one column, binary) or log-probabilities (multiclass) of class probabilities."""
     proba = np.clip(proba, 1e-7, 1 - 1e-7)
@@ -218,60 +242,41 @@ def log_odds(proba):
     return np.log(proba)
 
 
-def fit_combiner(features, y_val, n_classes, sample_weight=None):
-    """Logistic regression on the paths' scores ``features``, fitted on the validation split.
+def blend_proba(ngram, lstm_proba, lstm_weight):
+    """Class probabilities from the n-gram path's scores and the LSTM's probabilities.
 
-    When the validation split misses a class (tiny data sets), the paths'
-    scores are simply added.
+    Two classes: ``sigmoid(s + lstm_weight * logit(p_lstm))``; more:
+    ``softmax(s_k + lstm_weight * log(p_lstm_k))``. ``ngram`` is
+    :func:`ngram_scores`'s output, ``None`` without the path;
+    ``lstm_proba`` is ``None`` without the LSTM.
     """
-    if len(np.unique(y_val)) == n_classes:
-        return LogisticRegression().fit(features, y_val, sample_weight=sample_weight)
-    n_out = 1 if n_classes == 2 else n_classes
-    return _combiner(
-        np.hstack([np.eye(n_out)] * (features.shape[1] // n_out)), np.zeros(n_out), n_classes
-    )
-
-
-def _combiner(coef, intercept, n_classes):
-    """A fitted ``LogisticRegression`` with the given weights."""
-    combiner = LogisticRegression()
-    combiner.classes_ = np.arange(n_classes)
-    combiner.coef_ = np.asarray(coef, dtype=np.float64)
-    combiner.intercept_ = np.asarray(intercept, dtype=np.float64)
-    combiner.n_features_in_ = combiner.coef_.shape[1]
-    combiner.n_iter_ = np.zeros(1, dtype=np.int32)
-    return combiner
+    if ngram is None:
+        return lstm_proba
+    scores = ngram if lstm_proba is None else ngram + lstm_weight * log_odds(lstm_proba)
+    if scores.shape[1] == 1:
+        positive = expit(scores[:, 0])
+        return np.column_stack([1.0 - positive, positive])
+    return softmax(scores, axis=1)
 
 
 # ------------------------------------------------------------------- saving
-def combiner_to_config(combiner):
-    """The combiner's weights for ``estimator.json`` (``None`` stays ``None``)."""
-    if combiner is None:
-        return None
-    return {"coef": combiner.coef_.tolist(), "intercept": combiner.intercept_.tolist()}
-
-
-def combiner_from_config(config, n_classes):
-    """The combiner from :func:`combiner_to_config`'s output."""
-    if config is None:
-        return None
-    return _combiner(config["coef"], config["intercept"], n_classes)
-
-
-def save_ngram_weights(file, coef, intercept):
-    """Write the path's weights to ``file`` (``.npz``, no pickled objects)."""
-    np.savez(
-        file,
-        data=coef.data,
-        indices=coef.indices,
-        indptr=coef.indptr,
-        shape=np.asarray(coef.shape),
-        intercept=intercept,
-    )
+def save_ngram_weights(file, coef, norms, intercept):
+    """Write the path's weights to ``file`` (``.npz``, sparse, no pickled objects)."""
+    arrays = {"intercept": intercept}
+    for name, matrix in (("coef", coef), ("norms", norms)):
+        arrays.update(
+            {
+                f"{name}_data": matrix.data,
+                f"{name}_indices": matrix.indices,
+                f"{name}_indptr": matrix.indptr,
+                f"{name}_shape": np.asarray(matrix.shape),
+            }
+        )
+    np.savez(file, **arrays)
 
 
 def read_ngram_weights(file, folder):
-    """``(coef, intercept)`` from :func:`save_ngram_weights`'s ``file`` in the save ``folder``.
+    """``(coef, norms, intercept)`` from :func:`save_ngram_weights`'s ``file`` in ``folder``.
 
     Raises :class:`~skrnn._persistence.IncompatibleFileError` when the file
     is missing or damaged.
@@ -282,10 +287,20 @@ def read_ngram_weights(file, folder):
         )
     data = read_arrays(file)
     try:
-        coef = sp.csr_matrix(
-            (data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])
+        coef, norms = (
+            sp.csr_matrix(
+                (data[f"{name}_data"], data[f"{name}_indices"], data[f"{name}_indptr"]),
+                shape=tuple(int(n) for n in data[f"{name}_shape"]),
+            )
+            for name in ("coef", "norms")
         )
-        return coef, np.asarray(data["intercept"], dtype=np.float64)
+        intercept = np.asarray(data["intercept"], dtype=np.float64)
+        if coef.shape != norms.shape or coef.shape != (len(intercept), NGRAM_FEATURES):
+            raise ValueError(
+                f"weights of shape {coef.shape}, norms {norms.shape} and {len(intercept)} "
+                "intercepts do not match"
+            )
+        return coef, norms, intercept
     except Exception as exc:
         raise IncompatibleFileError(
             f"{file} could not be read ({type(exc).__name__}: {exc}); the save is damaged."

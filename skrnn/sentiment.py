@@ -2,7 +2,7 @@
 
 The estimator holds the parameters and orchestrates; each job lives in its own
 module: input checks in :mod:`skrnn.validation`, tokenizing in
-:mod:`skrnn.text`, the n-gram path and the combiner in :mod:`skrnn.ngrams`,
+:mod:`skrnn.text`, the n-gram path and the blending rule in :mod:`skrnn.ngrams`,
 pretrained vectors in :mod:`skrnn.embeddings`, the network in
 :mod:`skrnn.keras_model`, TensorFlow at run time in :mod:`skrnn._tensorflow`,
 the training loop's rules in :mod:`skrnn.training` and saving in
@@ -75,20 +75,24 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
     """LSTM text classifier (Keras 3, TensorFlow backend) that takes raw text.
 
     By default (``paths="both"``) two paths read each document and their
-    scores are combined:
+    scores are blended:
 
+    * **the n-gram path** reads the whole document: its binarized, hashed
+      word n-grams are weighted by their naive-Bayes log-count ratios
+      (smoothing 2), the weighted vector is scaled to unit length, and a
+      logistic regression (``C=ngram_C``) scores it (an L2-normalised NB-LR;
+      compare :func:`skrnn.make_nb_baseline`). It trains on all the data;
     * **the LSTM** reads the first ``maxlen`` tokens: a word vocabulary is
       learnt from the documents (:class:`skrnn.text.WordTokenizer`), then
       ``Embedding -> SpatialDropout1D -> [Bidirectional] LSTM (x n_layers) ->
-      masked pooling over time -> Dropout -> Dense`` is trained with Adam;
-    * **the n-gram path** is a logistic regression on the binarized, hashed
-      word n-grams of the whole document, each weighted by its naive-Bayes
-      log-count ratio (NB-LR; see :func:`skrnn.make_nb_baseline`).
+      masked pooling over time -> Dropout -> Dense`` is trained with Adam.
+      With ``early_stopping`` it holds out ``validation_fraction`` of the data
+      to score each epoch.
 
-    ``validation_fraction`` of the training data is held out: both paths
-    train on the rest, and a logistic regression fitted on the held-out part
-    combines the LSTM's log-odds with the n-gram path's score. The output is
-    one sigmoid for two classes and a softmax otherwise.
+    A fixed rule blends them: for two classes, ``predict_proba`` is
+    ``sigmoid(s + lstm_weight * logit(p))``, where ``s`` is the n-gram
+    score and ``p`` the LSTM's probability; for more classes (one-vs-rest
+    n-gram scores ``s_k``), ``softmax(s_k + lstm_weight * log(p_k))``.
 
     ``X`` is a list, array or pandas Series of strings, or token ids: a list
     of integer sequences (as ``keras.datasets.imdb.load_data()`` returns) or a
@@ -150,14 +154,14 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         and use it from the end of every epoch on: validation, early stopping
         and prediction see the averaged weights.
     validation_fraction : float, default=0.1
-        Fraction of the training data held out (stratified) to fit the
-        combination of the paths and choose ``ngram_C="auto"``, and on which
-        the LSTM is validated after every epoch.
+        Fraction of the training data held out (stratified) when
+        ``early_stopping`` validates the LSTM after every epoch, or to choose
+        ``ngram_C="auto"``; otherwise nothing is held out.
     early_stopping : bool, default=True
         Stop training the LSTM once its validation accuracy has not improved
         by more than ``tol`` for ``n_iter_no_change`` epochs in a row, and
-        restore the best epoch's weights (with ``paths="lstm"``, data is held
-        out for this).
+        restore the best epoch's weights. The LSTM then trains on the data
+        not held out; the n-gram path still trains on all of it.
     n_iter_no_change : int, default=3
         Epochs without improvement before early stopping ends training.
     tol : float, default=1e-4
@@ -179,17 +183,22 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         n/N``, training loss, validation score); 2 also while predicting.
     warm_start : bool, default=False
         When fitted already, ``fit`` trains the existing network and
-        vocabulary for ``max_iter`` more epochs, keeps the n-gram path and
-        refits the combination.
+        vocabulary for ``max_iter`` more epochs and keeps the n-gram path.
     paths : {"both", "lstm", "ngrams"}, default="both"
-        The LSTM and the n-gram path combined, or one of them alone.
+        The LSTM and the n-gram path blended, or one of them alone.
+    lstm_weight : float, default=0.2
+        Weight of the LSTM's log-odds (log-probabilities for more than two
+        classes) added to the n-gram path's score with ``paths="both"``; 0
+        predicts with the n-gram path alone. Read at prediction time: no
+        refit is needed after changing it.
     ngram_range : tuple (min_n, max_n), default=(1, 3)
         Word n-grams of the n-gram path.
-    ngram_C : float or "auto", default=1.0
+    ngram_C : float or "auto", default=30.0
         Inverse regularisation strength of the n-gram path's logistic
-        regression; ``"auto"`` picks it from 0.1, 0.3, 1, 3 and 10 by ROC AUC
-        on the held-out part, a random split: prefer a fixed value when
-        documents come in related groups (the user guide explains).
+        regression; ``"auto"`` picks it from 1, 3, 10, 30 and 100 by ROC AUC
+        on the held-out part (a random split), then keeps the path fitted on
+        the rest: prefer a fixed value when documents come in related groups
+        (the user guide explains).
     embeddings : str, path, mapping, KeyedVectors or None, default=None
         Pretrained word vectors for the LSTM's embedding (raw text only): a
         GloVe or word2vec text file, a mapping from words to vectors, or a
@@ -212,13 +221,15 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         The paths the fitted model uses (``"lstm"`` after ``partial_fit``).
     ngram_coef_ : scipy.sparse.csr_matrix or None
         The n-gram path's weights over the hashed n-grams, one row (two
-        classes) or one per class, naive-Bayes ratios folded in.
+        classes) or one per class, naive-Bayes ratios folded in (``v * r``);
+        ``None`` without the path.
+    ngram_norms_ : scipy.sparse.csr_matrix or None
+        The squared naive-Bayes ratios ``r ** 2``, same shape: a document
+        ``x`` scores ``(x . ngram_coef_[k]) / sqrt(x . ngram_norms_[k]) +
+        ngram_intercept_[k]``.
     ngram_intercept_ : ndarray or None
     ngram_C_ : float or None
         The ``C`` the n-gram path was fitted with.
-    combiner_ : LogisticRegression or None
-        Combines the LSTM's log-odds (log-probabilities for more than two
-        classes) and the n-gram path's scores; ``None`` with the LSTM alone.
     n_iter_ : int
         Epochs of the LSTM in all, over warm starts and ``partial_fit`` calls;
         an epoch counts once one batch of it trained.
@@ -289,6 +300,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         "verbose": [Interval(Integral, 0, 2, closed="both")],
         "warm_start": ["boolean"],
         "paths": [StrOptions(set(PATHS))],
+        "lstm_weight": [Interval(Real, 0, None, closed="left")],
         "ngram_range": [tuple, list],
         "ngram_C": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "embeddings": [
@@ -332,8 +344,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         verbose=0,
         warm_start=False,
         paths="both",
+        lstm_weight=0.2,
         ngram_range=(1, 3),
-        ngram_C=1.0,
+        ngram_C=30.0,
         embeddings=None,
         train_embeddings=True,
     ):
@@ -366,6 +379,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.paths = paths
+        self.lstm_weight = lstm_weight
         self.ngram_range = ngram_range
         self.ngram_C = ngram_C
         self.embeddings = embeddings
@@ -490,8 +504,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             "classes_",
             "input_kind_",
             "paths_",
-            "combiner_",
             "ngram_coef_",
+            "ngram_norms_",
             "ngram_intercept_",
             "ngram_C_",
         ):
@@ -569,13 +583,13 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Learn the vocabulary (for raw text), train the paths and their combination.
+        """Learn the vocabulary (for raw text) and train the paths.
 
-        With ``paths="both"`` (the default), ``validation_fraction`` of the
-        data is held out (stratified); the LSTM and the n-gram path train on
-        the rest, the n-gram path's ``C`` is chosen on the held-out part
-        (``ngram_C="auto"``), and so are the weights that combine the two
-        paths' scores.
+        The n-gram path trains on all the data. With ``early_stopping`` (the
+        default), ``validation_fraction`` of the data is held out
+        (stratified) and the LSTM trains on the rest, validated on it after
+        each epoch; ``ngram_C="auto"`` holds out the same part to choose
+        ``C``, and then fits the n-gram path on the rest.
 
         ``KeyboardInterrupt`` during training stops it and returns the fitted
         estimator with a warning; a non-finite loss stops it too (see the
@@ -615,7 +629,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                     f"warm_start: this estimator was fitted on {self.input_kind_}, got {kind}."
                 )
             y_encoded = encode_labels(y, self.classes_, "warm_start: the first fit's")
-            sequences, X_ngrams = self._read(items, kind, ngrams=use_ngrams)
+            sequences, X_ngrams = self._read(items, kind)  # the n-gram path is kept
         else:
             encoder = LabelEncoder().fit(y)
             if len(encoder.classes_) < 2:
@@ -640,8 +654,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             rng = np.random.RandomState(
                 (int(rng.randint(np.iinfo(np.int32).max)) + self.n_iter_) % 2**31
             )
-        train_idx, val_idx = np.arange(len(y_encoded)), None
-        if self.early_stopping or use_ngrams:
+        all_idx = train_idx = np.arange(len(y_encoded))
+        val_idx = None
+        if (use_lstm and self.early_stopping) or (use_ngrams and self.ngram_C == "auto"):
             try:
                 train_idx, val_idx = split_for_validation(
                     y_encoded, self.validation_fraction, split_seed, n_replicas if use_lstm else 1
@@ -650,16 +665,20 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 if not warm:
                     self._forget_fit()
                 raise
-        sw_train = None if sample_weight is None else sample_weight[train_idx]
-        sw_val = None if sample_weight is None or val_idx is None else sample_weight[val_idx]
         targets = self._targets(y_encoded)
 
         if use_ngrams and not warm:
-            self._fit_ngrams(X_ngrams, y_encoded, train_idx, val_idx, sw_train)
+            ngram_idx = train_idx if self.ngram_C == "auto" else all_idx
+            sw = None if sample_weight is None else sample_weight[ngram_idx]
+            self._fit_ngrams(X_ngrams, y_encoded, ngram_idx, val_idx, sw)
+        del X_ngrams
         if use_lstm:
             validation = None
-            if val_idx is not None:
+            if not self.early_stopping:
+                train_idx = all_idx
+            elif val_idx is not None:
                 validation = ([sequences[i] for i in val_idx], targets[val_idx])
+            sw_train = None if sample_weight is None else sample_weight[train_idx]
             if not warm:
                 self.model_ = self._build_model(model_seed)
             self._train(
@@ -676,13 +695,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             self.n_iter_, self.loss_curve_, self.time_curve_ = 0, [], []
             self.validation_scores_ = self.best_validation_score_ = self.best_iter_ = None
             self.fit_time_ = None
-        if use_ngrams:
-            val_sequences = [sequences[i] for i in val_idx] if use_lstm else None
-            features = self._path_features(val_sequences, X_ngrams[val_idx])
-            self.combiner_ = self._fit_combiner(features, y_encoded[val_idx], sw_val)
-        else:
-            self.combiner_ = None
-            self.ngram_coef_ = self.ngram_intercept_ = self.ngram_C_ = None
+        if not use_ngrams:
+            self.ngram_coef_ = self.ngram_norms_ = self.ngram_intercept_ = self.ngram_C_ = None
         self.paths_ = self.paths
         return self
 
@@ -696,23 +710,14 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
     def _fit_ngrams(self, X, y_encoded, train_idx, val_idx, sample_weight):
         """Fit the n-gram path on ``train_idx``, choosing ``C`` on ``val_idx`` with ``"auto"``."""
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.ngram_C_, self.ngram_coef_, self.ngram_intercept_ = ngrams_module.fit_ngram_path(
+        (
+            self.ngram_C_,
+            self.ngram_coef_,
+            self.ngram_norms_,
+            self.ngram_intercept_,
+        ) = ngrams_module.fit_ngram_path(
             X, y_encoded, len(self.classes_), train_idx, val_idx, self.ngram_C, sample_weight, seed
         )
-
-    def _path_features(self, sequences, X_ngrams):
-        """The scores the combiner reads: the LSTM's log-odds, then the n-gram path's."""
-        features = []
-        if sequences is not None:
-            features.append(ngrams_module.log_odds(self._lstm_proba(sequences)))
-        if X_ngrams is not None:
-            features.append(
-                ngrams_module.ngram_scores(X_ngrams, self.ngram_coef_, self.ngram_intercept_)
-            )
-        return np.hstack(features)
-
-    def _fit_combiner(self, features, y_val, sample_weight):
-        return ngrams_module.fit_combiner(features, y_val, len(self.classes_), sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -721,10 +726,10 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         The first call builds the network and, for raw text, learns the
         vocabulary from this first ``X`` (it stays fixed afterwards). Later
         calls continue training. Only the LSTM path trains this way (the
-        n-gram path and the combination need all the data at once): a model
-        started with ``partial_fit`` predicts with the LSTM alone
-        (``paths_ == "lstm"``); after a ``fit``, ``partial_fit`` continues the
-        LSTM and keeps the combination ``fit`` chose.
+        n-gram path needs all the data at once): a model started with
+        ``partial_fit`` predicts with the LSTM alone (``paths_ == "lstm"``);
+        after a ``fit``, ``partial_fit`` continues the LSTM and keeps the
+        n-gram path ``fit`` trained.
 
         Parameters
         ----------
@@ -765,8 +770,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             self.input_kind_ = kind
             self.model_ = self._build_model(int(rng.randint(np.iinfo(np.int32).max // 1000)))
             # The n-gram path learns from all the data at once: partial_fit trains the LSTM alone.
-            self.paths_, self.combiner_ = "lstm", None
-            self.ngram_coef_ = self.ngram_intercept_ = self.ngram_C_ = None
+            self.paths_ = "lstm"
+            self.ngram_coef_ = self.ngram_norms_ = self.ngram_intercept_ = self.ngram_C_ = None
         else:
             # A fresh shuffling seed per call, reproducible from random_state.
             rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max) + self.n_iter_)
@@ -801,27 +806,28 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             sequences = None
             if self.model_ is not None:
                 sequences = self._read(chunk, kind, offset=start, token_lists=token_lists)[0]
-            if getattr(self, "combiner_", None) is None:
+            if getattr(self, "ngram_coef_", None) is None:
                 proba[start : start + len(chunk)] = self._lstm_proba(sequences)
                 continue
-            features = []
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # TensorFlow releases the GIL: the network scores while this thread reads n-grams.
                 lstm = None if sequences is None else pool.submit(self._lstm_proba, sequences)
-                if self.ngram_coef_ is not None:
-                    X_ngrams = self._read(
-                        chunk, kind, offset=start, lstm=False, ngrams=True, token_lists=token_lists
-                    )[1]
-                    features.append(
-                        ngrams_module.ngram_scores(
-                            X_ngrams, self.ngram_coef_, self.ngram_intercept_
-                        )
-                    )
-                if lstm is not None:
-                    features.insert(0, ngrams_module.log_odds(lstm.result()))
-            proba[start : start + len(chunk)] = self.combiner_.predict_proba(np.hstack(features))
-            del sequences, features, token_lists
+                ngram = self._ngram_scores(chunk, kind, start, token_lists)
+                lstm = None if lstm is None else lstm.result()
+            proba[start : start + len(chunk)] = ngrams_module.blend_proba(
+                ngram, lstm, self.lstm_weight
+            )
+            del sequences, token_lists, ngram, lstm
         return proba
+
+    def _ngram_scores(self, chunk, kind, offset, token_lists):
+        """The n-gram path's decision values ``(n_samples, n_outputs)`` for documents ``chunk``."""
+        X_ngrams = self._read(
+            chunk, kind, offset=offset, lstm=False, ngrams=True, token_lists=token_lists
+        )[1]
+        return ngrams_module.ngram_scores(
+            X_ngrams, self.ngram_coef_, self.ngram_norms_, self.ngram_intercept_
+        )
 
     def _lstm_proba(self, sequences):
         """The network's class probabilities ``(n_samples, n_classes)`` for id sequences."""
@@ -847,9 +853,9 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------- persistence
     # save() and load() (SavedFolderMixin): model.keras holds the Keras network,
     # its weights and optimizer state (absent with paths="ngrams"), ngrams.npz
-    # the n-gram path's weights (when used), estimator.json the parameters,
-    # classes, the tokenizer's vocabulary, the combination weights and the
-    # history. load() reads them with Keras's safe_mode and NumPy without
+    # the n-gram path's weights and norms, sparse (when used), estimator.json
+    # the parameters (lstm_weight among them), classes, the tokenizer's
+    # vocabulary and the history. load() reads them with Keras's safe_mode and NumPy without
     # pickle, so loading runs no stored code.
     _fitted_attribute = "model_"
 
@@ -879,7 +885,6 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             "fitted": {key: getattr(self, key) for key in HISTORY_ATTRIBUTES},
             "paths": self.paths_,
             "ngram_C": self.ngram_C_,
-            "combiner": ngrams_module.combiner_to_config(self.combiner_),
         }
 
     def _save_files(self, folder):
@@ -888,13 +893,18 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
                 self.model_.save(folder / _MODEL_FILE)
         if self.ngram_coef_ is not None:
             ngrams_module.save_ngram_weights(
-                folder / _NGRAM_FILE, self.ngram_coef_, self.ngram_intercept_
+                folder / _NGRAM_FILE, self.ngram_coef_, self.ngram_norms_, self.ngram_intercept_
             )
 
     @classmethod
     def _from_saved(cls, path, config):
         path = Path(path)
         config_file = path / CONFIG_FILE
+        if config.get("combiner") is not None:
+            raise IncompatibleFileError(
+                f"{path} was saved by a development version of skrnn whose n-gram path and "
+                "combiner this version no longer reads: fit the estimator and save it again."
+            )
         try:
             est = cls(**_params_from_json(config["params"]))
             est._validate_params()
@@ -920,19 +930,21 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             if est.paths_ not in PATHS:
                 raise ValueError(f"paths {est.paths_!r} is not one of {PATHS}")
             est.ngram_C_ = config.get("ngram_C")
-            est.combiner_ = ngrams_module.combiner_from_config(
-                config.get("combiner"), len(est.classes_)
-            )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise IncompatibleFileError(
                 f"{config_file} is damaged or incomplete ({type(exc).__name__}: {exc}); save the "
                 "estimator again."
             ) from None
-        est.ngram_coef_ = est.ngram_intercept_ = est.model_ = None
+        est.ngram_coef_ = est.ngram_norms_ = est.ngram_intercept_ = est.model_ = None
         if est.paths_ != "lstm":
-            est.ngram_coef_, est.ngram_intercept_ = ngrams_module.read_ngram_weights(
-                path / _NGRAM_FILE, path
+            est.ngram_coef_, est.ngram_norms_, est.ngram_intercept_ = (
+                ngrams_module.read_ngram_weights(path / _NGRAM_FILE, path)
             )
+            if est.ngram_coef_.shape[0] != (1 if len(est.classes_) == 2 else len(est.classes_)):
+                raise IncompatibleFileError(
+                    f"{path / _NGRAM_FILE} holds {est.ngram_coef_.shape[0]} n-gram outputs for "
+                    f"{len(est.classes_)} classes; the save is damaged."
+                )
         if est.paths_ != "ngrams":
             est.model_ = load_model_file(
                 path / _MODEL_FILE,

@@ -155,8 +155,10 @@ def test_nb_log_count_ratio():
 
 
 def test_nb_lr_is_shared_with_the_classifier_n_gram_path():
-    """The n-gram path is NBLogCountRatio + nb_lr_classifier, as in the pipeline."""
+    """The n-gram path is NBLogCountRatio, each row scaled to unit L2 norm, then
+    nb_lr_classifier, as in the pipeline; its folded weights score raw binary rows."""
     import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
 
     from skrnn.baseline import NBLogCountRatio, make_nb_baseline, nb_lr_classifier
     from skrnn.ngrams import NGRAM_FEATURES, fit_nb_lr, ngram_scores, used_columns
@@ -174,9 +176,20 @@ def test_nb_lr_is_shared_with_the_classifier_n_gram_path():
     X = sp.csr_matrix(
         (np.ones(len(rows), np.float32), (rows, columns[cols])), shape=(40, NGRAM_FEATURES)
     )
-    coef, intercept = fit_nb_lr(used_columns(X), y, 2, C=0.5, random_state=0)
-    nb = NBLogCountRatio().fit(dense, y)
-    lr = nb_lr_classifier(C=0.5, random_state=0).fit(nb.transform(dense), y)
-    np.testing.assert_allclose(
-        ngram_scores(X, coef, intercept)[:, 0], lr.decision_function(nb.transform(dense)), rtol=1e-4
-    )
+    for alpha in (1.0, 2.0):
+        coef, norms, intercept = fit_nb_lr(
+            used_columns(X), y, 2, C=3.0, random_state=0, alpha=alpha
+        )
+        nb = NBLogCountRatio(alpha=alpha).fit(dense, y)
+        np.testing.assert_allclose(norms[0, columns].toarray()[0], nb.ratio_**2, rtol=1e-5)
+        Z = normalize(nb.transform(dense))
+        lr = nb_lr_classifier(C=3.0, random_state=0).fit(Z, y)
+        np.testing.assert_allclose(
+            ngram_scores(X, coef, norms, intercept)[:, 0],
+            lr.decision_function(Z),
+            rtol=1e-4,
+            atol=1e-6,
+        )
+    # A document with no n-gram seen in training scores the intercept.
+    unseen = sp.csr_matrix(([1.0], ([0], [7])), shape=(1, NGRAM_FEATURES), dtype=np.float32)
+    np.testing.assert_allclose(ngram_scores(unseen, coef, norms, intercept)[0], intercept)

@@ -62,6 +62,7 @@ def test_get_set_params_and_clone(fitted_classifier):
         {"ngram_range": (3, 1)},
         {"ngram_range": "1-3"},
         {"ngram_C": 0.0},
+        {"lstm_weight": -0.1},
         {"max_iter": "many"},
     ],
 )
@@ -91,8 +92,8 @@ def test_fit_predict_learns_the_signal(fitted_classifier, make_reviews):
     )
     assert fitted_classifier.n_iter_ == 6
     assert len(fitted_classifier.loss_curve_) == len(fitted_classifier.time_curve_) == 6
-    # paths="both" holds data out for the combiner: the LSTM is validated on it after each epoch.
-    assert len(fitted_classifier.validation_scores_) == 6
+    # Without early stopping (or ngram_C="auto") nothing is held out.
+    assert fitted_classifier.validation_scores_ is None
     assert fitted_classifier.tokenizer_.vocabulary and fitted_classifier.input_kind_ == "text"
     assert "br" not in fitted_classifier.tokenizer_.vocabulary  # HTML line breaks are removed
 
@@ -300,8 +301,7 @@ def test_each_path_alone(paths, small_reviews, tmp_path, tiny_classifier_params)
     clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": paths}).fit(X, y)
     assert clf.paths_ == paths
     assert (clf.model_ is None) == (paths == "ngrams")
-    assert (clf.ngram_coef_ is None) == (paths == "lstm")
-    assert (clf.combiner_ is None) == (paths == "lstm")
+    assert (clf.ngram_coef_ is None) == (clf.ngram_norms_ is None) == (paths == "lstm")
     assert clf.score(X, y) > 0.9
     proba = clf.predict_proba(X)
     again = LSTMSentimentClassifier.load(clf.save(tmp_path / paths))
@@ -309,16 +309,106 @@ def test_each_path_alone(paths, small_reviews, tmp_path, tiny_classifier_params)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba, rtol=1e-6)
 
 
-def test_combined_model_uses_both_paths(fitted_classifier, small_reviews, tiny_classifier_params):
+def _path_outputs(clf, X):
+    """The n-gram path's decision values and the LSTM's probabilities, each computed alone."""
+    return clf._ngram_scores(X, "text", 0, None), clf._lstm_proba(clf._read(X, "text")[0])
+
+
+def test_blend_adds_weighted_lstm_log_odds_to_the_ngram_score(fitted_classifier, make_reviews):
+    from scipy.special import expit, logit
+
+    X, _ = make_reviews(50, seed=2)
+    assert fitted_classifier.paths_ == "both" and fitted_classifier.lstm_weight == 0.2
+    assert fitted_classifier.ngram_C_ == 30.0
+    scores, lstm = _path_outputs(fitted_classifier, X)
+    assert scores.shape == (50, 1)
+    expected = expit(scores[:, 0] + 0.2 * logit(lstm[:, 1]))
+    proba = fitted_classifier.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(proba[:, 0], 1 - expected, rtol=1e-6, atol=1e-9)
+    try:  # the weight is read at prediction time
+        fitted_classifier.set_params(lstm_weight=1.5)
+        np.testing.assert_allclose(
+            fitted_classifier.predict_proba(X)[:, 1],
+            expit(scores[:, 0] + 1.5 * logit(lstm[:, 1])),
+            rtol=1e-6,
+            atol=1e-9,
+        )
+    finally:
+        fitted_classifier.set_params(lstm_weight=0.2)
+
+
+def test_lstm_weight_0_is_the_ngram_path_alone(small_reviews, make_reviews, tiny_classifier_params):
     X, y = small_reviews
-    assert fitted_classifier.paths_ == "both"
-    # The combiner's inputs: the LSTM's log-odds, the n-gram score.
-    assert fitted_classifier.combiner_.coef_.shape == (1, 2)
-    assert fitted_classifier.ngram_C_ == 1.0
+    X_test, _ = make_reviews(60, seed=3)
+    both = LSTMSentimentClassifier(**{**tiny_classifier_params, "lstm_weight": 0.0}).fit(X, y)
+    alone = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": "ngrams"}).fit(X, y)
+    # Both paths train on all the data: the n-gram paths are the same model.
+    assert (both.ngram_coef_ != alone.ngram_coef_).nnz == 0
+    np.testing.assert_allclose(both.predict_proba(X_test), alone.predict_proba(X_test), rtol=1e-12)
+    with_lstm = both.set_params(lstm_weight=0.2).predict_proba(X_test)
+    assert np.abs(with_lstm - alone.predict_proba(X_test)).max() > 1e-3
+
+
+def test_ngram_path_is_an_l2_normalised_nb_lr(small_reviews, tiny_classifier_params):
+    from sklearn.preprocessing import normalize
+
+    from skrnn.baseline import NBLogCountRatio, nb_lr_classifier
+    from skrnn.ngrams import NB_ALPHA, ngram_features, used_columns
+
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": "ngrams"}).fit(X, y)
+    used, compact = used_columns(ngram_features((1, 3), token_lists=clf._tokenize(X)))
+    nb = NBLogCountRatio(alpha=NB_ALPHA).fit(compact, y)
+    np.testing.assert_allclose(clf.ngram_norms_[0, used].toarray()[0], nb.ratio_**2, rtol=1e-5)
+    Z = normalize(nb.transform(compact))
+    # The C and the seed the path used; liblinear's result depends on both.
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    lr = nb_lr_classifier(C=30.0, random_state=seed).fit(Z, y)
+    np.testing.assert_allclose(
+        clf._ngram_scores(X, "text", 0, None)[:, 0], lr.decision_function(Z), rtol=1e-4, atol=1e-5
+    )
+    # ngram_C="auto" picks from the grid.
     auto = LSTMSentimentClassifier(
         **{**tiny_classifier_params, "ngram_C": "auto", "paths": "ngrams"}
     ).fit(X, y)
-    assert auto.ngram_C_ in (0.1, 0.3, 1.0, 3.0, 10.0)
+    assert auto.ngram_C_ in (1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def test_multiclass_blend_is_a_softmax_of_ngram_scores_and_lstm_log_proba(
+    make_reviews, tiny_classifier_params
+):
+    from scipy.special import softmax
+
+    X, y = make_reviews(150, n_classes=3)
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "lstm_weight": 0.5}).fit(X, y)
+    assert clf.ngram_coef_.shape[0] == clf.ngram_norms_.shape[0] == 3  # one-vs-rest
+    # Each class has its own ratios: the rows of the norms differ.
+    assert (clf.ngram_norms_[0] != clf.ngram_norms_[1]).nnz > 0
+    X_test, y_test = make_reviews(60, n_classes=3, seed=1)
+    scores, lstm = _path_outputs(clf, X_test)
+    proba = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba, softmax(scores + 0.5 * np.log(lstm), axis=1), rtol=1e-6)
+    assert clf.score(X_test, y_test) > 0.9
+
+
+def test_held_out_part_only_for_early_stopping_or_auto_c(
+    small_reviews, tiny_classifier_params, record_calls
+):
+    X, y = small_reviews
+    ngram_fits = record_calls(LSTMSentimentClassifier, "_fit_ngrams")
+    lstm_fits = record_calls(LSTMSentimentClassifier, "_train")
+    params = {**tiny_classifier_params, "validation_fraction": 0.25}
+    LSTMSentimentClassifier(**params).fit(X, y)
+    assert len(ngram_fits[-1][2]) == len(lstm_fits[-1][0]) == 160  # all the data
+    early = LSTMSentimentClassifier(**{**params, "early_stopping": True}).fit(X, y)
+    # The LSTM holds out a quarter for its validation; the n-gram path trains on everything.
+    assert len(lstm_fits[-1][0]) == 120 and len(early.validation_scores_) == early.n_iter_
+    assert len(ngram_fits[-1][2]) == 160 and ngram_fits[-1][3] is not None
+    LSTMSentimentClassifier(**{**params, "ngram_C": "auto"}).fit(X, y)
+    # "auto" chooses C on the held-out part; without early stopping the LSTM still sees all.
+    assert len(ngram_fits[-1][2]) == 120 and len(ngram_fits[-1][3]) == 40
+    assert len(lstm_fits[-1][0]) == 160
 
 
 def test_ngram_path_reads_ids_as_words(make_reviews, tiny_classifier_params):
@@ -471,7 +561,7 @@ def test_pretrained_embeddings_bad_input(small_reviews, tmp_path, tiny_classifie
 def test_partial_fit_trains_the_lstm_path(small_reviews, tiny_classifier_params):
     X, y = small_reviews
     clf = LSTMSentimentClassifier(**tiny_classifier_params).partial_fit(X, y, classes=[0, 1])
-    assert clf.paths_ == "lstm" and clf.combiner_ is None and clf.ngram_coef_ is None
+    assert clf.paths_ == "lstm" and clf.ngram_coef_ is None and clf.ngram_norms_ is None
 
 
 def test_verbose_2_titles_each_epoch(small_reviews, capsys, tiny_classifier_params):
@@ -570,7 +660,15 @@ def test_save_and_load_without_pickle(tmp_path, make_reviews, tiny_classifier_pa
     assert sorted(p.name for p in path.iterdir()) == ["estimator.json", "model.keras", "ngrams.npz"]
     config = json.loads((path / "estimator.json").read_text())
     assert config["classes"] == ["neg", "pos"] and config["tokenizer"]["words"]
+    assert config["params"]["lstm_weight"] == 0.2 and "combiner" not in config
+    with np.load(path / "ngrams.npz", allow_pickle=False) as saved:
+        # Sparse: only the columns of n-grams seen in training, not 2**24 of them.
+        assert saved["coef_data"].size == clf.ngram_coef_.nnz < 10_000
+        assert saved["norms_data"].size == clf.ngram_norms_.nnz < 10_000
     again = LSTMSentimentClassifier.load(path)
+    assert (again.ngram_coef_ != clf.ngram_coef_).nnz == 0
+    assert (again.ngram_norms_ != clf.ngram_norms_).nnz == 0
+    np.testing.assert_array_equal(again.ngram_intercept_, clf.ngram_intercept_)
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(again.classes_, clf.classes_)
     assert again.get_params() == clf.get_params()
@@ -579,6 +677,38 @@ def test_save_and_load_without_pickle(tmp_path, make_reviews, tiny_classifier_pa
         LSTMSentimentClassifier.load(tmp_path / "nothing")
     with pytest.raises(NotFittedError):
         LSTMSentimentClassifier().save(tmp_path / "unfitted")
+
+
+def test_a_save_with_a_combiner_is_refused(fitted_classifier, tmp_path):
+    from skrnn._persistence import IncompatibleFileError
+
+    path = fitted_classifier.save(tmp_path / "combiner")
+    config_file = path / "estimator.json"
+    config = json.loads(config_file.read_text())
+    config["combiner"] = {"coef": [[0.5, 1.0]], "intercept": [0.0]}
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(IncompatibleFileError, match="fit the estimator and save it again"):
+        LSTMSentimentClassifier.load(path)
+
+
+def test_a_save_of_the_lstm_alone_without_newer_entries_loads(
+    small_reviews, tmp_path, tiny_classifier_params
+):
+    """Saves from skrnn 0.1.0 hold the LSTM only: no paths, n-gram entries or ngrams.npz."""
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "paths": "lstm"}).fit(X, y)
+    path = clf.save(tmp_path / "lstm")
+    assert not (path / "ngrams.npz").exists()
+    config_file = path / "estimator.json"
+    config = json.loads(config_file.read_text())
+    for key in ("paths", "ngram_C"):
+        config.pop(key)
+    for key in ("paths", "lstm_weight", "ngram_range", "ngram_C"):
+        config["params"].pop(key)
+    config_file.write_text(json.dumps(config))
+    again = LSTMSentimentClassifier.load(path)
+    assert again.paths_ == "lstm" and again.ngram_coef_ is None
+    np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
 
 
 # -------------------------------------------------------- scikit-learn tools
