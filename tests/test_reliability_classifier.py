@@ -558,12 +558,6 @@ def test_nan_validation_loss_is_caught_at_epoch_end(inject, eighty_reviews, tiny
     assert_same_weights(weights_of(clf), log["weights_after_call"][1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LSTMSentimentClassifier._train runs the epochs inside quiet(verbose), which ignores "
-    "every Python warning when verbose=0: the divergence ConvergenceWarning never reaches the "
-    "caller (the interruption UserWarning, raised on leaving the run, does)",
-)
 @pytest.mark.parametrize(
     "trigger, match",
     [
@@ -577,7 +571,8 @@ def test_divergence_warns_with_the_default_verbose(
 ):
     X, y = eighty_reviews
     inject(trigger)
-    clf = LSTMSentimentClassifier(**{**tiny_classifier_params, "max_iter": 2})
+    params = {**tiny_classifier_params, "max_iter": 2, "early_stopping": True}
+    clf = LSTMSentimentClassifier(**params)
     with pytest.warns(
         ConvergenceWarning, match=rf"diverged in epoch 2: the {match}.*epoch 1 were restored"
     ):
