@@ -98,9 +98,9 @@ def test_interruption_keeps_the_best_validated_weights_and_warns():
     def train_epoch(progress):
         model.train_epoch(progress, interrupt_after=2 if progress.number == 4 else None)
 
-    with pytest.warns(UserWarning, match=r"after 4 epoch\(s\).*epoch 2, the best on validation"):
-        with run:
-            run.epochs(train_epoch, 4)
+    warning = r"after 4 epoch\(s\).*epoch 2, the best on validation"
+    with pytest.warns(UserWarning, match=warning), run:
+        run.epochs(train_epoch, 4)
     assert model.n_iter_ == 4 and model.weights == 8  # the partial fourth epoch counted
     assert model.validation_scores_ == [0.5, 0.9, 0.6]  # an interrupted epoch is not validated
 
@@ -129,7 +129,7 @@ def test_a_non_finite_validation_score_is_divergence():
 
 def test_divergence_before_a_new_model_trained_an_epoch_raises_and_forgets():
     model = Model(losses={(1, 2): float("inf")})
-    with pytest.raises(ValueError, match="no usable weights.*Lower the learning rate"):
+    with pytest.raises(ValueError, match=r"no usable weights.*Lower the learning rate"):
         fit(model, model.run(validate=False))
     assert model.forgotten and model.weights == 0
 
