@@ -870,6 +870,11 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
+        if state.get("combiner_") is not None:
+            raise IncompatibleFileError(
+                "This pickle was written by a development version of skrnn whose n-gram path and "
+                "combiner this version no longer reads: fit the estimator and save it again."
+            )
         data = state.pop("_keras_model_bytes", None)
         super().__setstate__(state)
         if data is not None:

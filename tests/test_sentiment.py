@@ -691,6 +691,16 @@ def test_a_save_with_a_combiner_is_refused(fitted_classifier, tmp_path):
         LSTMSentimentClassifier.load(path)
 
 
+def test_a_pickle_with_a_combiner_is_refused():
+    from skrnn._persistence import IncompatibleFileError
+
+    clf = LSTMSentimentClassifier(paths="ngrams")
+    state = {**clf.__getstate__(), "combiner_": "a fitted LogisticRegression"}
+    with pytest.raises(IncompatibleFileError, match="fit the estimator and save it again"):
+        LSTMSentimentClassifier.__new__(LSTMSentimentClassifier).__setstate__(state)
+    LSTMSentimentClassifier.__new__(LSTMSentimentClassifier).__setstate__(clf.__getstate__())
+
+
 def test_a_save_of_the_lstm_alone_without_newer_entries_loads(
     small_reviews, tmp_path, tiny_classifier_params
 ):
