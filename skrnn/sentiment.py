@@ -746,6 +746,12 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
         self : LSTMSentimentClassifier
         """
         self._check_params_for_fit()
+        if getattr(self, "paths_", None) == "ngrams" and self.model_ is None:
+            raise ValueError(
+                "partial_fit trains the LSTM, and this estimator was fitted with paths='ngrams' "
+                "(no network; its n-gram path learns from all the data at once). Call fit again, "
+                "or fit with paths='both' or 'lstm' before partial_fit."
+            )
         first = getattr(self, "model_", None) is None
         self._check_replicas(not first)
         kind, items = check_X(X)

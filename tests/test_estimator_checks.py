@@ -120,8 +120,8 @@ EXPECTED_FAILED_NGRAMS_ONLY = {
         f"refuse a different number of columns; {_SEQUENCES}"
     ),
     "check_fit_score_takes_y": (
-        "after fit with paths='ngrams' there is no network, and partial_fit(X, y) takes itself "
-        "for a first call: 'classes must be passed on the first call to partial_fit'"
+        "after fit with paths='ngrams' there is no network to train, and partial_fit refuses "
+        "with a ValueError saying to call fit again"
     ),
     "check_non_transformer_estimators_n_iter": (
         "n_iter_ counts LSTM epochs; paths='ngrams' trains no network, so it is 0"

@@ -815,3 +815,14 @@ def test_bucketed_batches_cover_all_rows_with_little_padding():
     assert len(batches) == 16
     ordered = BucketedBatches(seqs, batch_size=64)
     assert sorted(ordered.order.tolist()) == list(range(500))
+
+
+def test_partial_fit_after_an_ngrams_only_fit_says_to_fit_again(small_reviews):
+    X, y = small_reviews
+    clf = LSTMSentimentClassifier(paths="ngrams", random_state=0).fit(X, y)
+    before = clf.predict_proba(X[:5])
+    for classes in (None, [0, 1]):
+        with pytest.raises(ValueError, match=r"paths='ngrams'.*Call fit again"):
+            clf.partial_fit(X, y, classes=classes)
+    np.testing.assert_array_equal(clf.predict_proba(X[:5]), before)
+    assert clf.paths_ == "ngrams"
