@@ -89,8 +89,8 @@ def build_parser():
         help="the LSTM classifier vs TF-IDF and NB-LR baselines on IMDB (the main job)",
         formatter_class=_Formatter,
         description=(
-            "Train skrnn's LSTMSentimentClassifier (default parameters: an LSTM and an\n"
-            "NB-weighted n-gram path, combined), the TF-IDF + LogisticRegression baseline\n"
+            "Train skrnn's LSTMSentimentClassifier (default parameters: an LSTM blended\n"
+            "with an NB-weighted n-gram path), the TF-IDF + LogisticRegression baseline\n"
             "and the NB-LR baseline on the 25,000 IMDB training reviews, then measure\n"
             "accuracy, fit time and prediction speed on the 25,000 test reviews. Prints an\n"
             "estimate of the duration first, then a table, and writes imdb_comparison.json,\n"
