@@ -603,9 +603,11 @@ def summarize(runs, quick):
     )
     checks = []
 
-    def check(name, value, bar, unit=""):
-        ok = None if value is None else value >= bar if bar > 0 else value <= -bar
-        checks.append({"check": name, "value": value, "bar": abs(bar), "unit": unit, "pass": ok})
+    def check(name, value, target, unit=""):
+        ok = None if value is None else value >= target if target > 0 else value <= -target
+        checks.append(
+            {"check": name, "value": value, "target": abs(target), "unit": unit, "met": ok}
+        )
 
     check("skrnn rnn500 / original min-char-rnn", ratio("skrnn_rnn500", "minchar"), 50, "x")
     if keras_best:
@@ -694,12 +696,12 @@ def markdown(med, checks, ratios, runs, quick):
         )
     lines += ["", "| ratio of medians | value |", "| --- | ---: |"]
     lines += [f"| {k} | {fmt(v, 2)} |" for k, v in ratios.items() if v is not None]
-    lines += ["", "| check | measured | bar | result |", "| --- | ---: | ---: | --- |"]
+    lines += ["", "| check | measured | target | met |", "| --- | ---: | ---: | --- |"]
     for c in checks:
-        res = "n/a" if c["pass"] is None else ("pass" if c["pass"] else "**FAIL**")
+        res = "n/a" if c["met"] is None else ("yes" if c["met"] else "**no**")
         op = "<=" if "bytes" in c["check"] else ">="
         lines.append(
-            f"| {c['check']} | {fmt(c['value'], 2)} {c['unit']} | {op} {c['bar']:,} | {res} |"
+            f"| {c['check']} | {fmt(c['value'], 2)} {c['unit']} | {op} {c['target']:,} | {res} |"
         )
     mem = [r for r in runs.get("memory", []) if "error" not in r]
     if mem:
