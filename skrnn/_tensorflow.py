@@ -17,8 +17,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from sklearn.exceptions import ConvergenceWarning
-
 from ._persistence import IncompatibleFileError
 
 __all__ = [
@@ -84,8 +82,9 @@ def stderr_to_devnull():
 def quiet(verbose):
     """Hide TensorFlow's Python log messages below errors (e.g. its
     tf.function retracing notices, which say nothing the user can act on)
-    and, with ``verbose=0``, Python warnings other than ``ConvergenceWarning``,
-    for the duration of a Keras call; both are restored afterwards."""
+    and, with ``verbose=0``, Python warnings, for the duration of a Keras
+    call; both are restored afterwards. Also a decorator (a fresh context per
+    call)."""
     tf_logger = logging.getLogger("tensorflow")
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
@@ -93,8 +92,6 @@ def quiet(verbose):
         with warnings.catch_warnings():
             if not verbose:
                 warnings.simplefilter("ignore")
-                # skrnn's own word on training (divergence) still reaches the caller.
-                warnings.filterwarnings("default", category=ConvergenceWarning)
             yield
     finally:
         tf_logger.setLevel(level)

@@ -42,7 +42,7 @@ from ._tensorflow import (
 )
 from .embeddings import embedding_matrix
 from .text import WordTokenizer, read_token_ids, truncate
-from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history
+from .training import HISTORY_ATTRIBUTES, TrainingRun, read_history, reset_history
 from .validation import (
     check_classes,
     check_ngram_range,
@@ -567,7 +567,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             checkpoint=model.get_weights,
             restore=partial(km.set_weights_repairing_optimizer, model),
             forget=self._forget_fit,
-            validate=validate,
+            # Keras's and TensorFlow's own messages are quietened; the run's warnings are not.
+            validate=None if validate is None else quiet(self.verbose)(validate),
             max_iter=epochs,
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
@@ -577,8 +578,8 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             advice=f"Lower learning_rate (now {self.learning_rate}) and check sample_weight and "
             "class_weight for extreme values.",
         )
-        with run, quiet(self.verbose):
-            run.epochs(epoch, n_batches)
+        with run:
+            run.epochs(quiet(self.verbose)(epoch), n_batches)
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -692,9 +693,7 @@ class LSTMSentimentClassifier(SavedFolderMixin, ClassifierMixin, BaseEstimator):
             )
         else:
             self.model_ = None
-            self.n_iter_, self.loss_curve_, self.time_curve_ = 0, [], []
-            self.validation_scores_ = self.best_validation_score_ = self.best_iter_ = None
-            self.fit_time_ = None
+            reset_history(self)
         if not use_ngrams:
             self.ngram_coef_ = self.ngram_norms_ = self.ngram_intercept_ = self.ngram_C_ = None
         self.paths_ = self.paths

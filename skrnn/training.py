@@ -32,7 +32,7 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["HISTORY_ATTRIBUTES", "Diverged", "TrainingRun", "read_history"]
+__all__ = ["HISTORY_ATTRIBUTES", "Diverged", "TrainingRun", "read_history", "reset_history"]
 
 # The fitted attributes a TrainingRun keeps, in both estimators; save() writes them.
 HISTORY_ATTRIBUTES = (
@@ -44,6 +44,15 @@ HISTORY_ATTRIBUTES = (
     "best_iter_",
     "fit_time_",
 )
+
+
+def reset_history(estimator, *, new_model=True):
+    """The history of a call that trains nothing yet: all of it for a new model, else the last
+    call's part."""
+    if new_model:
+        estimator.n_iter_, estimator.loss_curve_, estimator.time_curve_ = 0, [], []
+    estimator.validation_scores_ = estimator.best_validation_score_ = None
+    estimator.best_iter_ = estimator.fit_time_ = None
 
 
 class Diverged(ArithmeticError):
@@ -59,6 +68,7 @@ class EpochProgress:
         self.n_batches = n_batches
         self.batches = 0
         self.loss = None
+        self.verbose = run.verbose
         self._shown = {}
         self._bar = None
 
@@ -70,7 +80,7 @@ class EpochProgress:
         """
         done = self.batches + 1 if batches is None else batches
         step, self.batches, self.loss = done - self.batches, done, float(mean_loss)
-        if self.run.verbose:
+        if self.verbose:
             if self._bar is None:
                 # Started after the first batch, whose time includes one-off
                 # work (tracing, allocation): the estimate comes from real steps.
@@ -168,11 +178,9 @@ class TrainingRun:
         self.stopped = None  # "time", "early", "interrupted" or "diverged"
         self.best_weights = None
         self._no_improvement = 0
-        est = estimator
-        if new_model:
-            est.n_iter_, est.loss_curve_, est.time_curve_ = 0, [], []
-        est.validation_scores_ = None if validate is None else []
-        est.best_validation_score_ = est.best_iter_ = None
+        reset_history(estimator, new_model=new_model)
+        if validate is not None:
+            estimator.validation_scores_ = []
 
     def epoch_label(self, number):
         return f"Epoch {number}/{self.first_iter + self.max_iter}"
@@ -220,8 +228,8 @@ class TrainingRun:
                 self.on_epoch_end(number)
             if self.stopped is None and progress.batches and self.out_of_time():
                 self.stopped = "time"
-            if self.stopped is None and self._no_improvement >= self.n_iter_no_change:
-                self.stopped = "early" if self.early_stopping else None
+            if self.early_stopping and self._no_improvement >= self.n_iter_no_change:
+                self.stopped = self.stopped or "early"
             if self.stopped is not None:
                 break
 

@@ -96,9 +96,7 @@ def train_epoch(
         count += x.size
         on_window(x.size)
         rate = (
-            {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}"}
-            if progress.run.verbose
-            else {}
+            {"chars/s": f"{count / (time.perf_counter() - tic):,.0f}"} if progress.verbose else {}
         )
         if progress.batch_done(total / count, **rate):
             break
