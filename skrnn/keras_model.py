@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ._tensorflow import num_replicas
 from .training import Diverged
 
 __all__ = [
@@ -544,7 +545,7 @@ def training_epochs(model, sequences, targets, sample_weight, *, batch_size, see
     accuracy on ``validation`` (``(sequences, targets)``; ``validate`` is
     ``None`` without it).
     """
-    n_replicas = int(model.distribute_strategy.num_replicas_in_sync)
+    n_replicas = num_replicas(model)
     train = BucketedBatches(
         sequences,
         targets,
@@ -633,12 +634,10 @@ def warm_up():
     notices, the generator dataset's memory patch): the estimator calls this
     with standard error silenced so that those lines never reach the user.
     """
-    import tensorflow as tf
-
     # The first fit may run inside a tf.distribute strategy's scope: then one
     # row per replica, as Keras cannot start training on a batch that leaves
     # a replica without rows.
-    n = tf.distribute.get_strategy().num_replicas_in_sync
+    n = num_replicas()
     model = build_model(n_outputs=1, max_features=4, embedding_dim=2, hidden_size=2, seed=0)
     batches = BucketedBatches(
         [np.array([2, 3], dtype=np.int32)] * n,
